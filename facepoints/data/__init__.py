@@ -1,0 +1,81 @@
+"""Datasets: readers by name (a registry), data roots, and the torch Dataset of face crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..registry import Registry
+from .paths import resolve_data_root
+from .records import BadLine, FaceRecords
+
+__all__ = ["DATASETS", "FaceRecords", "BadLine", "read_dataset", "detect_dataset", "DatasetInfo"]
+
+
+class DatasetInfo:
+    """One dataset kind: its name, scheme, splits, how to recognise its folder and read a split."""
+
+    name: str = ""
+    scheme: str = ""
+    splits: tuple[str, ...] = ()
+
+    def matches(self, root: Path) -> bool:
+        raise NotImplementedError
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        raise NotImplementedError
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+
+
+@DATASETS.register("cuhk5")
+class CUHK5Info(DatasetInfo):
+    name = "cuhk5"
+    scheme = "cuhk5"
+    splits = ("train", "test")
+
+    def matches(self, root: Path) -> bool:
+        return (root / "trainImageList.txt").is_file() or (root / "testImageList.txt").is_file()
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        from .cuhk import SPLIT_FILES, read_cuhk_list
+
+        if split not in SPLIT_FILES:
+            raise DataError(root, f"cuhk5 has splits {', '.join(SPLIT_FILES)}, not {split!r}")
+        f = root / SPLIT_FILES[split]
+        if not f.is_file():
+            raise DataError(f, "list file not found (is --data-root the cuhk5 folder?)")
+        return read_cuhk_list(f, root=root, skip_bad=skip_bad)
+
+
+def detect_dataset(root: str | Path) -> str:
+    """The name of the dataset whose layout `root` holds."""
+    root = Path(root)
+    for name in DATASETS:
+        info = DATASETS.get(name)()
+        if info.matches(root) or info.matches(root / name):
+            return name
+    raise DataError(root, f"no known dataset layout here (known: {', '.join(DATASETS)})")
+
+
+def read_dataset(
+    name: str | None = None,
+    split: str = "train",
+    data_root: str | Path | None = None,
+    skip_bad: bool = False,
+) -> FaceRecords:
+    """Read one split of a dataset by name; with name None the layout of data_root decides."""
+    if name is None:
+        if data_root is None:
+            name = "cuhk5"
+        else:
+            name = detect_dataset(data_root)
+    info = DATASETS.get(name)()
+    root = resolve_data_root(name, data_root)
+    if not root.is_dir():
+        raise DataError(
+            root,
+            f"dataset {name} not found; run `facepoints data download {name}` or pass --data-root",
+        )
+    return info.read(root, split, skip_bad=skip_bad)

@@ -1,0 +1,110 @@
+"""Reader of the CUHK face point lists (Sun, Wang, Tang, CVPR 2013): trainImageList.txt and
+testImageList.txt. A line: image path, box as left right top bottom, then 5 x y pairs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..schemes import CUHK5
+from .records import BadLine, FaceRecords
+
+__all__ = ["SPLIT_FILES", "read_cuhk_list", "parse_cuhk_line"]
+
+SPLIT_FILES = {"train": "trainImageList.txt", "test": "testImageList.txt"}
+_FIELDS = 15
+
+
+def read_cuhk_list(
+    path: str | Path,
+    root: str | Path | None = None,
+    skip_bad: bool = False,
+    check_images: bool = True,
+) -> FaceRecords:
+    """Read one CUHK list. Image paths are relative to `root` (default: the list's folder).
+
+    Any malformed line raises DataError naming file and line; with `skip_bad` such lines are
+    dropped and recorded in `records.skipped` instead."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(path, f"cannot read list: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text (byte {e.start})") from None
+
+    images: list[Path] = []
+    boxes, points, sources, skipped = [], [], [], []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rel, box, pts = parse_cuhk_line(line)
+            img = _resolve(root, rel)
+            if check_images and not img.is_file():
+                raise ValueError(f"image not found: {img}")
+            key = rel.replace("\\", "/")
+            if key in seen:
+                raise ValueError(f"duplicate image (first on line {seen[key]}): {rel}")
+            seen[key] = lineno
+        except ValueError as e:
+            if not skip_bad:
+                raise DataError(path, str(e), line=lineno) from None
+            skipped.append(BadLine(str(path), lineno, str(e)))
+            continue
+        images.append(img)
+        boxes.append(box)
+        points.append(pts)
+        sources.append(rel.replace("\\", "/").split("/")[0].split("_")[0])
+    if not images and not skipped:
+        raise DataError(path, "no faces in list")
+    recs = FaceRecords(
+        scheme=CUHK5,
+        images=images,
+        boxes=np.array(boxes, dtype=np.float32).reshape(-1, 4),
+        points=np.array(points, dtype=np.float32).reshape(-1, 5, 2),
+        sources=sources,
+        name=path.name,
+        skipped=skipped,
+    )
+    return recs
+
+
+def parse_cuhk_line(line: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(relative image path, box x1 y1 x2 y2, points (5, 2)) of one line, or ValueError."""
+    fields = line.strip().split()
+    if len(fields) != _FIELDS:
+        raise ValueError(f"expected {_FIELDS} fields (path, 4 box, 10 point values), got {len(fields)}")
+    rel = fields[0]
+    nums = []
+    for i, f in enumerate(fields[1:], start=2):
+        try:
+            v = float(f)
+        except ValueError:
+            raise ValueError(f"field {i} is not a number: {f!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"field {i} is not finite: {f!r}")
+        nums.append(v)
+    left, right, top, bottom = nums[:4]
+    if right <= left or bottom <= top:
+        raise ValueError(
+            f"empty or inverted box (left {left:g} right {right:g} top {top:g} bottom {bottom:g})"
+        )
+    box = np.array([left, top, right, bottom], dtype=np.float32)
+    pts = np.array(nums[4:], dtype=np.float32).reshape(5, 2)
+    return rel, box, pts
+
+
+def _resolve(root: Path, rel: str) -> Path:
+    """The image path under root; refuses absolute paths and '..' that would leave root."""
+    parts = rel.replace("\\", "/").split("/")
+    if rel.startswith(("/", "\\")) or any(p == ".." for p in parts) or ":" in parts[0]:
+        raise ValueError(f"image path leaves the data root: {rel!r}")
+    return root.joinpath(*[p for p in parts if p not in ("", ".")])

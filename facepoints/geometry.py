@@ -1,0 +1,137 @@
+"""Boxes and 2x3 affine maps between image and crop coordinates.
+
+Boxes are (4,) or (N, 4) float arrays x1, y1, x2, y2 in pixels. An affine map `M` (2x3) sends a
+point p (x, y) of one frame to M[:, :2] @ p + M[:, 2] of another; crops are made with
+`cv2.warpAffine(image, M, size)`, so points and pixels always move by the same matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "box_center_size",
+    "square_box",
+    "crop_matrix",
+    "similarity_matrix",
+    "compose",
+    "invert",
+    "apply",
+    "warp",
+    "fit_similarity",
+]
+
+
+def box_center_size(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (.., 2) and size (.., 2) of boxes (.., 4)."""
+    b = np.asarray(box, dtype=np.float64)
+    c = np.stack([(b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2], axis=-1)
+    s = np.stack([b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]], axis=-1)
+    return c, s
+
+
+def square_box(box: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The square box with the same centre, side = scale * max(width, height)."""
+    c, s = box_center_size(box)
+    half = scale * s.max(axis=-1, keepdims=True) / 2
+    return np.concatenate([c - half, c + half], axis=-1).astype(np.float32)
+
+
+def similarity_matrix(
+    scale: float, angle_deg: float = 0.0, tx: float = 0.0, ty: float = 0.0
+) -> np.ndarray:
+    """2x3 matrix: rotate by angle (counter-clockwise on screen when positive), scale, translate."""
+    a = np.deg2rad(angle_deg)
+    c, s = np.cos(a) * scale, np.sin(a) * scale
+    return np.array([[c, s, tx], [-s, c, ty]], dtype=np.float64)
+
+
+def crop_matrix(
+    box: np.ndarray,
+    out_size: int | tuple[int, int],
+    margin: float = 0.0,
+    angle_deg: float = 0.0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    flip: bool = False,
+) -> np.ndarray:
+    """Map image -> crop for a square crop of `out_size` around `box`.
+
+    The crop covers the box's larger side enlarged by `margin` (0.2 = 20% more), rotated by
+    `angle_deg` around the box centre, shifted by `shift` (fractions of the crop side), and
+    mirrored when `flip`. Pixel centres map to pixel centres (x' = M @ x in pixel-index units)."""
+    w, h = (out_size, out_size) if isinstance(out_size, int) else out_size
+    c, s = box_center_size(box)
+    side = float(np.max(s)) * (1.0 + margin)
+    side = max(side, 1e-3)
+    scale = min(w, h) / side
+    m = similarity_matrix(scale, angle_deg)
+    # centre of the box -> centre of the crop (pixel-centre convention: (w-1)/2)
+    dst_c = np.array([(w - 1) / 2 + shift[0] * w, (h - 1) / 2 + shift[1] * h])
+    m[:, 2] = dst_c - m[:, :2] @ c
+    if flip:
+        m = compose(np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0]]), m)
+    return m
+
+
+def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The map that applies b, then a."""
+    a3 = np.vstack([a, [0, 0, 1]])
+    b3 = np.vstack([b, [0, 0, 1]])
+    return (a3 @ b3)[:2]
+
+
+def invert(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine map (image <- crop from image -> crop)."""
+    m3 = np.vstack([np.asarray(m, dtype=np.float64), [0, 0, 1]])
+    return np.linalg.inv(m3)[:2]
+
+
+def apply(m: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 map (or a batch (N, 2, 3) to (N, K, 2)) to points (..., 2)."""
+    m = np.asarray(m, dtype=np.float64)
+    p = np.asarray(points, dtype=np.float64)
+    if m.ndim == 3:
+        out = np.einsum("nij,nkj->nki", m[:, :, :2], p) + m[:, None, :, 2]
+    else:
+        out = p @ m[:, :2].T + m[:, 2]
+    return out.astype(np.float32)
+
+
+def warp(
+    image: np.ndarray, m: np.ndarray, out_size: int | tuple[int, int], border_value=0
+) -> np.ndarray:
+    """Crop/warp an image with map m (image -> output). Outside pixels are `border_value`."""
+    import cv2
+
+    w, h = (out_size, out_size) if isinstance(out_size, int) else out_size
+    return cv2.warpAffine(
+        image,
+        np.asarray(m, dtype=np.float64),
+        (int(w), int(h)),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+
+
+def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (scale, rotation, translation) sending src (K, 2) to dst (K, 2),
+    as a 2x3 map (Umeyama without reflection)."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    var = (a**2).sum()
+    if var < 1e-12:
+        return np.array([[1.0, 0, md[0] - ms[0]], [0, 1.0, md[1] - ms[1]]])
+    cov = b.T @ a / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    r = u @ sign @ vt
+    scale = (d * np.diag(sign)).sum() / (var / len(src))
+    m = np.zeros((2, 3))
+    m[:, :2] = scale * r
+    m[:, 2] = md - m[:, :2] @ ms
+    return m

@@ -1,0 +1,114 @@
+"""Safe image loading (pixel limit, EXIF orientation, any mode -> RGB) and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import io as _io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import ImageError
+
+__all__ = ["MAX_PIXELS", "load_image", "decode_image", "atomic_write", "atomic_write_bytes"]
+
+MAX_PIXELS = 64_000_000  # refuse decompression bombs; ~8000 x 8000
+
+
+def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as an (H, W, 3) uint8 RGB array, upright per its EXIF orientation.
+    Raises ImageError with the path for anything that is not a readable, sane image."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(p, "no such file") from None
+    except IsADirectoryError:
+        raise ImageError(p, "is a directory, not an image") from None
+    except PermissionError:
+        raise ImageError(p, "permission denied") from None
+    except OSError as e:
+        raise ImageError(p, f"cannot read: {e.strerror or e}") from None
+    return decode_image(data, name=str(p), max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode image bytes (JPEG, PNG, BMP, WebP, ...) to (H, W, 3) uint8 RGB; see load_image."""
+    from PIL import Image, ImageOps
+
+    if not data:
+        raise ImageError(name, "empty file")
+    try:
+        with Image.open(_io.BytesIO(data)) as im:
+            w, h = im.size
+            if w < 1 or h < 1:
+                raise ImageError(name, f"image has no pixels ({w}x{h})")
+            if w * h > max_pixels:
+                raise ImageError(name, f"image too large: {w}x{h} pixels (limit {max_pixels})")
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            arr = _to_rgb(im)
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageError(name, f"image too large: {e}") from None
+    except Exception as e:  # PIL raises many types for broken files
+        raise ImageError(name, f"not a readable image ({type(e).__name__}: {e})") from None
+    return arr
+
+
+def _to_rgb(im) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        top = max(float(a.max()), 1.0)
+        a = (a / (65535.0 if top > 255 else 255.0) * 255.0).clip(0, 255).astype(np.uint8)
+        return np.repeat(a[..., None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        from PIL import Image
+
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, rgba)
+    return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds, so
+    readers never see a half-written file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, quality: int = 92) -> None:
+    """Write an RGB uint8 array atomically; the format follows the suffix (.jpg, .png, ...)."""
+    from PIL import Image
+
+    p = Path(path)
+    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}.get(
+        p.suffix.lower(), "PNG"
+    )
+    buf = _io.BytesIO()
+    kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format=fmt, **kw)
+    atomic_write_bytes(p, buf.getvalue())

@@ -1,0 +1,215 @@
+"""Landmark schemes as data: names, groups, flip pairs, normalising pair, projections.
+
+Every other module asks a scheme instead of hard-coding an index. Points are (..., K, 2) arrays in
+x, y order; "left" and "right" are the *image's* left and right (CUHK's convention), so the 5-point
+"left eye" is the person's right eye.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["Scheme", "SCHEMES", "get_scheme", "project", "projection_matrix"]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One landmark scheme. `flip` maps each index to its mirror; `norm_pair` gives the two
+    point sets whose centres' distance normalises the error (one index each for most schemes)."""
+
+    name: str
+    names: tuple[str, ...]
+    groups: dict[str, tuple[int, ...]]
+    flip: tuple[int, ...]
+    norm_pair: tuple[tuple[int, ...], tuple[int, ...]]
+    # name of target scheme -> (K_target, K_self) averaging matrix rows as index lists
+    projections: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def num_points(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def flip_points(self, points: np.ndarray, width: float) -> np.ndarray:
+        """Mirror points horizontally in an image of `width` pixels and swap left/right labels.
+        Pixel-centre convention: x -> width - 1 - x."""
+        out = np.asarray(points, dtype=np.float32)[..., list(self.flip), :].copy()
+        out[..., 0] = (width - 1) - out[..., 0]
+        return out
+
+    def norm_distance(self, points: np.ndarray) -> np.ndarray:
+        """The normalising distance of each face, shape (...,)."""
+        p = np.asarray(points, dtype=np.float64)
+        a = p[..., list(self.norm_pair[0]), :].mean(axis=-2)
+        b = p[..., list(self.norm_pair[1]), :].mean(axis=-2)
+        return np.linalg.norm(a - b, axis=-1)
+
+    def group_of(self) -> list[str]:
+        """The group name of every point (first group that holds it)."""
+        out = ["other"] * self.num_points
+        for g, idx in reversed(list(self.groups.items())):
+            for i in idx:
+                out[i] = g
+        return out
+
+
+def _check(s: Scheme) -> Scheme:
+    k = s.num_points
+    assert sorted(s.flip) == list(range(k)), s.name
+    assert all(s.flip[s.flip[i]] == i for i in range(k)), s.name
+    for rows in s.projections.values():
+        assert all(0 <= i < k for row in rows for i in row), s.name
+    return s
+
+
+# --- 5 points: CUHK (Sun et al. 2013) ----------------------------------------------------------
+CUHK5 = _check(
+    Scheme(
+        name="cuhk5",
+        names=("left_eye", "right_eye", "nose", "left_mouth", "right_mouth"),
+        groups={"eyes": (0, 1), "nose": (2,), "mouth": (3, 4)},
+        flip=(1, 0, 2, 4, 3),
+        norm_pair=((0,), (1,)),
+        description="5 points: eye centres, nose tip, mouth corners (image left first)",
+    )
+)
+
+# --- 68 points: 300W / iBUG (dlib's order) -----------------------------------------------------
+_n68 = (
+    [f"jaw_{i}" for i in range(17)]
+    + [f"brow_left_{i}" for i in range(5)]
+    + [f"brow_right_{i}" for i in range(5)]
+    + [f"nose_bridge_{i}" for i in range(4)]
+    + [f"nose_base_{i}" for i in range(5)]
+    + [f"eye_left_{i}" for i in range(6)]
+    + [f"eye_right_{i}" for i in range(6)]
+    + [f"mouth_outer_{i}" for i in range(12)]
+    + [f"mouth_inner_{i}" for i in range(8)]
+)
+_flip68 = (
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46]
+    + [39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65]
+)
+IBUG68 = _check(
+    Scheme(
+        name="ibug68",
+        names=tuple(_n68),
+        groups={
+            "contour": tuple(range(0, 17)),
+            "brows": tuple(range(17, 27)),
+            "nose": tuple(range(27, 36)),
+            "eyes": tuple(range(36, 48)),
+            "mouth": tuple(range(48, 68)),
+        },
+        flip=tuple(_flip68),
+        norm_pair=((36,), (45,)),
+        projections={
+            "cuhk5": (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,)),
+        },
+        description="68 points of 300W/iBUG (dlib's order); NME by outer eye corners 36-45",
+    )
+)
+
+# --- 98 points: WFLW ----------------------------------------------------------------------------
+_n98 = (
+    [f"contour_{i}" for i in range(33)]
+    + [f"brow_left_{i}" for i in range(9)]
+    + [f"brow_right_{i}" for i in range(9)]
+    + [f"nose_{i}" for i in range(9)]
+    + [f"eye_left_{i}" for i in range(8)]
+    + [f"eye_right_{i}" for i in range(8)]
+    + [f"mouth_outer_{i}" for i in range(12)]
+    + [f"mouth_inner_{i}" for i in range(8)]
+    + ["pupil_left", "pupil_right"]
+)
+_flip98 = (
+    list(range(32, -1, -1))
+    + [46, 45, 44, 43, 42, 50, 49, 48, 47]
+    + [37, 36, 35, 34, 33, 41, 40, 39, 38]
+    + [51, 52, 53, 54, 59, 58, 57, 56, 55]
+    + [72, 71, 70, 69, 68, 75, 74, 73]
+    + [64, 63, 62, 61, 60, 67, 66, 65]
+    + [82, 81, 80, 79, 78, 77, 76, 87, 86, 85, 84, 83]
+    + [92, 91, 90, 89, 88, 95, 94, 93]
+    + [97, 96]
+)
+_map98to68 = (
+    list(range(0, 33, 2))
+    + [33, 34, 35, 36, 37, 42, 43, 44, 45, 46]
+    + [51, 52, 53, 54, 55, 56, 57, 58, 59]
+    + [60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75]
+    + list(range(76, 96))
+)
+WFLW98 = _check(
+    Scheme(
+        name="wflw98",
+        names=tuple(_n98),
+        groups={
+            "contour": tuple(range(0, 33)),
+            "brows": tuple(range(33, 51)),
+            "nose": tuple(range(51, 60)),
+            "eyes": tuple(range(60, 76)),
+            "mouth": tuple(range(76, 96)),
+            "pupils": (96, 97),
+        },
+        flip=tuple(_flip98),
+        norm_pair=((60,), (72,)),
+        projections={
+            "ibug68": tuple((i,) for i in _map98to68),
+            "cuhk5": ((96,), (97,), (54,), (76,), (82,)),
+        },
+        description="98 points of WFLW; NME by outer eye corners 60-72",
+    )
+)
+
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (CUHK5, IBUG68, WFLW98)}
+_BY_COUNT = {s.num_points: s for s in SCHEMES.values()}
+
+
+def get_scheme(name_or_count: str | int | Scheme) -> Scheme:
+    """A scheme by name ("cuhk5", "ibug68", "wflw98") or by its number of points (5, 68, 98)."""
+    if isinstance(name_or_count, Scheme):
+        return name_or_count
+    try:
+        if isinstance(name_or_count, int) or str(name_or_count).isdigit():
+            return _BY_COUNT[int(name_or_count)]
+        return SCHEMES[str(name_or_count)]
+    except KeyError:
+        raise ConfigError(
+            f"unknown landmark scheme {name_or_count!r}; known: {', '.join(SCHEMES)}"
+        ) from None
+
+
+def projection_matrix(src: str | int | Scheme, dst: str | int | Scheme) -> np.ndarray:
+    """(K_dst, K_src) matrix M with dst_points = M @ src_points; identity for equal schemes.
+    Chains through 68 when no direct projection is stored (98 -> 68 -> 5 is not needed: 98 -> 5
+    is stored directly)."""
+    s, d = get_scheme(src), get_scheme(dst)
+    if s.name == d.name:
+        return np.eye(s.num_points, dtype=np.float32)
+    if d.name not in s.projections:
+        raise ConfigError(f"no projection from {s.name} to {d.name}")
+    rows = s.projections[d.name]
+    m = np.zeros((len(rows), s.num_points), dtype=np.float32)
+    for r, idx in enumerate(rows):
+        m[r, list(idx)] = 1.0 / len(idx)
+    return m
+
+
+def project(points: np.ndarray, src: str | int | Scheme, dst: str | int | Scheme) -> np.ndarray:
+    """Points of scheme `src`, shape (..., K_src, 2), as points of scheme `dst`."""
+    m = projection_matrix(src, dst)
+    return np.einsum("ij,...jd->...id", m, np.asarray(points, dtype=np.float32))
