@@ -81,7 +81,9 @@ def parse_cuhk_line(line: str) -> tuple[str, np.ndarray, np.ndarray]:
     """(relative image path, box x1 y1 x2 y2, points (5, 2)) of one line, or ValueError."""
     fields = line.strip().split()
     if len(fields) != _FIELDS:
-        raise ValueError(f"expected {_FIELDS} fields (path, 4 box, 10 point values), got {len(fields)}")
+        raise ValueError(
+            f"expected {_FIELDS} fields (path, 4 box, 10 point values), got {len(fields)}"
+        )
     rel = fields[0]
     nums = []
     for i, f in enumerate(fields[1:], start=2):

@@ -42,7 +42,9 @@ class FaceRecords:
     def __post_init__(self) -> None:
         n = len(self.images)
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(n, 4)
-        self.points = np.asarray(self.points, dtype=np.float32).reshape(n, self.scheme.num_points, 2)
+        self.points = np.asarray(self.points, dtype=np.float32).reshape(
+            n, self.scheme.num_points, 2
+        )
         if not self.sources:
             self.sources = [""] * n
         assert len(self.sources) == n
