@@ -78,13 +78,15 @@ def draw_landmarks(
             c = tuple(int(v) for v in colors[idx[0]])
             poly = [np.round(seg * _ONE).astype(np.int32)]
             cv2.polylines(out, poly, closed, c, thickness, cv2.LINE_AA, _SHIFT)
-    for (x, y), c in zip(pts, colors):
+    for (x, y), c in zip(pts, colors, strict=True):
         if np.isfinite(x) and np.isfinite(y):
             centre = (int(round(x * _ONE)), int(round(y * _ONE)))
-            cv2.circle(out, centre, int(round(r * _ONE)), tuple(int(v) for v in c), -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(
+                out, centre, int(round(r * _ONE)), tuple(int(v) for v in c), -1, cv2.LINE_AA, _SHIFT
+            )
     if numbers:
-        scale = max(0.3, r / 4)
-        for i, ((x, y), c) in enumerate(zip(pts, colors)):
+        scale = float(np.clip(r / 6, 0.25, 1.0))
+        for i, ((x, y), c) in enumerate(zip(pts, colors, strict=True)):
             if np.isfinite(x) and np.isfinite(y):
                 org = (int(round(x + r + 1)), int(round(y - r - 1)))
                 _text(out, str(i), org, scale, tuple(int(v) for v in c))
@@ -107,9 +109,10 @@ def draw_box(
     if not np.isfinite(b).all():
         return out
     t = max(1, round(max(out.shape[:2]) / 300)) if thickness is None else max(1, int(thickness))
-    p1 = (int(round(b[0] * _ONE)), int(round(b[1] * _ONE)))
-    p2 = (int(round(b[2] * _ONE)), int(round(b[3] * _ONE)))
-    cv2.rectangle(out, p1, p2, tuple(int(v) for v in color), t, cv2.LINE_AA, _SHIFT)
+    # edges are axis-aligned: whole pixels without anti-aliasing stay crisp (AA only blurs them)
+    p1 = (int(round(b[0])), int(round(b[1])))
+    p2 = (int(round(b[2])), int(round(b[3])))
+    cv2.rectangle(out, p1, p2, tuple(int(v) for v in color), t, cv2.LINE_8)
     return out
 
 
@@ -213,7 +216,7 @@ def compare_image(
         out = draw_box(out, box, (255, 255, 255))
     r = _auto_radius(out, g) if radius is None else radius
     if lines:
-        for a, b in zip(g, p):
+        for a, b in zip(g, p, strict=True):
             if np.isfinite(a).all() and np.isfinite(b).all():
                 pa = tuple(int(v) for v in np.round(a * _ONE))
                 pb = tuple(int(v) for v in np.round(b * _ONE))
@@ -269,7 +272,7 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color:
 
     font = cv2.FONT_HERSHEY_SIMPLEX
     t = max(1, round(scale * 1.5))
-    cv2.putText(img, text, org, font, scale, (0, 0, 0), t + 2, cv2.LINE_AA)  # dark outline
+    cv2.putText(img, text, org, font, scale, (0, 0, 0), t + 1, cv2.LINE_AA)  # dark outline
     cv2.putText(img, text, org, font, scale, color, t, cv2.LINE_AA)
 
 
@@ -283,4 +286,6 @@ def _caption(grid: np.ndarray, text: str, x0: int, y0: int, w: int, h: int) -> N
         if tw <= w - 4:
             break
         text = text[:-2] + "~" if len(text) > 2 else ""
-    cv2.putText(grid, text, (x0 + 2, y0 + (h + th) // 2), font, scale, (235, 235, 235), 1, cv2.LINE_AA)
+    cv2.putText(
+        grid, text, (x0 + 2, y0 + (h + th) // 2), font, scale, (235, 235, 235), 1, cv2.LINE_AA
+    )

@@ -1,0 +1,78 @@
+"""Shipped models by name, and one resolver from whatever a user names to a loaded model:
+a shipped name ("cuhk5-resnet"), a .safetensors file, a training checkpoint (.pt), or a run
+folder (its best.safetensors)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CheckpointError
+
+__all__ = ["WEIGHTS_DIR", "DEFAULT_MODEL", "LoadedModel", "list_pretrained", "resolve_model"]
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+DEFAULT_MODEL = "cuhk5-resnet"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with what it needs around it: its crop margin, its name and
+    the metadata it was saved with."""
+
+    model: object  # LandmarkModel
+    name: str
+    path: Path
+    margin: float = 0.2
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def scheme(self):
+        from ..schemes import get_scheme
+
+        return get_scheme(self.metadata.get("scheme") or self.model.num_points)
+
+
+def list_pretrained() -> list[str]:
+    """Names of the models that ship with facepoints (files in facepoints/weights/)."""
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
+def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+    """Load a model from a shipped name, a .safetensors file, a .pt checkpoint or a run folder."""
+    from .weights import load_model, read_metadata
+
+    spec = DEFAULT_MODEL if spec is None else spec
+    p = Path(spec)
+    if not p.exists() and (WEIGHTS_DIR / f"{spec}.safetensors").is_file():
+        p = WEIGHTS_DIR / f"{spec}.safetensors"
+    if p.is_dir():
+        for cand in ("best.safetensors", "best.pt", "last.pt"):
+            if (p / cand).is_file():
+                p = p / cand
+                break
+        else:
+            raise CheckpointError(f"{p}: no best.safetensors, best.pt or last.pt in this folder")
+    if not p.exists():
+        known = ", ".join(list_pretrained()) or "none shipped yet"
+        raise CheckpointError(f"{spec}: no such model file or shipped model (shipped: {known})")
+    if p.suffix == ".pt":
+        from ..training.checkpoint import load_checkpoint
+        from .registry import create_model
+
+        state = load_checkpoint(p)
+        cfg = dict(state["model_config"])
+        model = create_model(**cfg)
+        model.load_state_dict(state["model"])
+        model.eval()
+        meta = {"margin": state.get("config", {}).get("margin", 0.2)}
+    else:
+        model = load_model(p)
+        meta = read_metadata(p)
+    margin = meta.get("margin", 0.2)
+    if isinstance(margin, str):
+        margin = json.loads(margin)
+    model.to(device)
+    return LoadedModel(model=model, name=p.stem if p.stem not in ("best", "last") else p.parent.name,
+                       path=p, margin=float(margin), metadata=meta)
