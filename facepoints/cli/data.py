@@ -17,12 +17,21 @@ def register(sub) -> None:
     d.add_argument("--data-root", help="where to unpack (default: the user data folder)")
     d.add_argument("--url", help="download from this URL instead of the official one (a mirror)")
     d.add_argument("--sha256", help="expected SHA-256 of the archive")
+    d.add_argument("--overwrite", action="store_true", help="replace an incomplete dataset folder")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(handler=_download)
 
     pr = dsub.add_parser("prepare", help="unpack a dataset from a local archive or folder")
-    pr.add_argument("--from", dest="source", required=True, help="a .zip/.tar.gz or a folder")
-    pr.add_argument("--dataset", default="cuhk5", help="dataset name (default: cuhk5)")
+    pr.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        action="append",
+        help="a .zip/.tar.gz, or a folder (with the layout or the archives); repeat for several",
+    )
+    pr.add_argument("--dataset", help="dataset name (default: recognised from the source)")
+    pr.add_argument("--link", action="store_true", help="symlink a source folder's files")
+    pr.add_argument("--overwrite", action="store_true", help="replace an incomplete dataset folder")
     pr.add_argument("--data-root", help="where to unpack (default: the user data folder)")
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(handler=_prepare)
@@ -46,18 +55,40 @@ def _download(a: argparse.Namespace) -> int:
     from ..data.download import download_dataset
 
     root = download_dataset(
-        a.name, data_root=a.data_root, url=a.url, sha256=a.sha256, progress=not a.no_progress
+        a.name,
+        data_root=a.data_root,
+        url=a.url,
+        sha256=a.sha256,
+        progress=not a.no_progress,
+        overwrite=a.overwrite,
+        say=_say,
     )
     print(f"{a.name} is ready at {root}")
     return 0
 
 
 def _prepare(a: argparse.Namespace) -> int:
-    from ..data.download import prepare_dataset
+    from ..data.download import detect_source, prepare_dataset
 
-    root = prepare_dataset(a.dataset, a.source, data_root=a.data_root, progress=not a.no_progress)
-    print(f"{a.dataset} is ready at {root}")
+    source = a.source[0] if len(a.source) == 1 else a.source
+    name = a.dataset or detect_source(source)
+    root = prepare_dataset(
+        name,
+        source,
+        data_root=a.data_root,
+        progress=not a.no_progress,
+        link=a.link,
+        overwrite=a.overwrite,
+        say=_say,
+    )
+    print(f"{name} is ready at {root}")
     return 0
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)
 
 
 def _stats(a: argparse.Namespace) -> int:
