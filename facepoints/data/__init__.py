@@ -49,6 +49,21 @@ class CUHK5Info(DatasetInfo):
         return read_cuhk_list(f, root=root, skip_bad=skip_bad)
 
 
+@DATASETS.register("wflw")
+class WFLWInfo(DatasetInfo):
+    name = "wflw"
+    scheme = "wflw98"
+    splits = ("train", "test")
+
+    def matches(self, root: Path) -> bool:
+        return (root / "WFLW_annotations").is_dir()
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        from .wflw import read_wflw
+
+        return read_wflw(root, split, skip_bad=skip_bad)
+
+
 def detect_dataset(root: str | Path) -> str:
     """The name of the dataset whose layout `root` holds."""
     root = Path(root)

@@ -3,14 +3,14 @@ testImageList.txt. A line: image path, box as left right top bottom, then 5 x y 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
 from ..schemes import CUHK5
-from .records import BadLine, FaceRecords
+from .lines import bad_line, list_lines, parse_numbers, resolve_image
+from .records import FaceRecords
 
 __all__ = ["SPLIT_FILES", "read_cuhk_list", "parse_cuhk_line"]
 
@@ -30,24 +30,14 @@ def read_cuhk_list(
     dropped and recorded in `records.skipped` instead."""
     path = Path(path)
     root = Path(root) if root is not None else path.parent
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise DataError(path, f"cannot read list: {e.strerror or e}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text (byte {e.start})") from None
 
     images: list[Path] = []
     boxes, points, sources, skipped = [], [], [], []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in list_lines(path):
         try:
             rel, box, pts = parse_cuhk_line(line)
-            img = _resolve(root, rel)
+            img = resolve_image(root, rel)
             if check_images and not img.is_file():
                 raise ValueError(f"image not found: {img}")
             key = rel.replace("\\", "/")
@@ -55,9 +45,7 @@ def read_cuhk_list(
                 raise ValueError(f"duplicate image (first on line {seen[key]}): {rel}")
             seen[key] = lineno
         except ValueError as e:
-            if not skip_bad:
-                raise DataError(path, str(e), line=lineno) from None
-            skipped.append(BadLine(str(path), lineno, str(e)))
+            bad_line(path, lineno, e, skip_bad, skipped)
             continue
         images.append(img)
         boxes.append(box)
@@ -85,15 +73,7 @@ def parse_cuhk_line(line: str) -> tuple[str, np.ndarray, np.ndarray]:
             f"expected {_FIELDS} fields (path, 4 box, 10 point values), got {len(fields)}"
         )
     rel = fields[0]
-    nums = []
-    for i, f in enumerate(fields[1:], start=2):
-        try:
-            v = float(f)
-        except ValueError:
-            raise ValueError(f"field {i} is not a number: {f!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"field {i} is not finite: {f!r}")
-        nums.append(v)
+    nums = parse_numbers(fields[1:], first=2)
     left, right, top, bottom = nums[:4]
     if right <= left or bottom <= top:
         raise ValueError(
@@ -102,11 +82,3 @@ def parse_cuhk_line(line: str) -> tuple[str, np.ndarray, np.ndarray]:
     box = np.array([left, top, right, bottom], dtype=np.float32)
     pts = np.array(nums[4:], dtype=np.float32).reshape(5, 2)
     return rel, box, pts
-
-
-def _resolve(root: Path, rel: str) -> Path:
-    """The image path under root; refuses absolute paths and '..' that would leave root."""
-    parts = rel.replace("\\", "/").split("/")
-    if rel.startswith(("/", "\\")) or any(p == ".." for p in parts) or ":" in parts[0]:
-        raise ValueError(f"image path leaves the data root: {rel!r}")
-    return root.joinpath(*[p for p in parts if p not in ("", ".")])
