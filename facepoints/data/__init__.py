@@ -25,6 +25,13 @@ class DatasetInfo:
     def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
         raise NotImplementedError
 
+    def available_splits(self, root: Path) -> list[str]:
+        """The splits whose files are present under root (a sample may lack some)."""
+        return [s for s in self.splits if self.has_split(root, s)]
+
+    def has_split(self, root: Path, split: str) -> bool:
+        raise NotImplementedError
+
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
 
@@ -37,6 +44,11 @@ class CUHK5Info(DatasetInfo):
 
     def matches(self, root: Path) -> bool:
         return (root / "trainImageList.txt").is_file() or (root / "testImageList.txt").is_file()
+
+    def has_split(self, root: Path, split: str) -> bool:
+        from .cuhk import SPLIT_FILES
+
+        return split in SPLIT_FILES and (root / SPLIT_FILES[split]).is_file()
 
     def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
         from .cuhk import SPLIT_FILES, read_cuhk_list
@@ -57,6 +69,13 @@ class WFLWInfo(DatasetInfo):
 
     def matches(self, root: Path) -> bool:
         return (root / "WFLW_annotations").is_dir()
+
+    def has_split(self, root: Path, split: str) -> bool:
+        from .wflw import RECT_ATTR_FILE, TEST_LIST, TEST_LIST_DIR
+
+        if (root / RECT_ATTR_FILE.format(split)).is_file():
+            return True
+        return split == "test" and (root / TEST_LIST_DIR / TEST_LIST).is_file()
 
     def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
         from .wflw import read_wflw
