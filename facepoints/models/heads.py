@@ -1,0 +1,167 @@
+"""Heads that turn a feature map into points: direct regression, and PIPNet-style heatmaps with
+offsets (Jin et al., "Pixel-in-Pixel Net", IJCV 2021)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .base import PointLoss
+
+__all__ = ["RegressionHead", "HeatmapHead", "HEADS", "make_head"]
+
+
+class RegressionHead(nn.Module):
+    """Pool (global average) or flatten the feature map, optional hidden fully connected layers,
+    then a linear layer to K*2 coordinates whose bias starts at the crop centre."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_points: int,
+        pool: str = "avg",
+        feature_size: int | None = None,
+        hidden: Sequence[int] = (),
+        act: Callable[[], nn.Module] = nn.ReLU,
+        init_point: float = 0.5,
+    ):
+        super().__init__()
+        self.num_points = num_points
+        if pool == "avg":
+            self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            width = in_channels
+        elif pool == "flatten":
+            if not feature_size or feature_size < 1:
+                raise ConfigError("a flattening regression head needs the feature map's size")
+            self.pool = nn.Flatten()
+            width = in_channels * feature_size * feature_size
+        else:
+            raise ConfigError(f"unknown pooling {pool!r}; known: avg, flatten")
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(width, h), act()]
+            width = h
+        self.hidden = nn.Sequential(*layers)
+        self.fc = nn.Linear(width, num_points * 2)
+        # Small weights and a mean-position bias: the first prediction is the crop centre, so
+        # early gradients are about shape, not about finding the crop.
+        nn.init.normal_(self.fc.weight, std=0.01)
+        nn.init.constant_(self.fc.bias, init_point)
+
+    def forward(self, features: Tensor) -> dict[str, Tensor]:
+        return {"points": self.points(features)}
+
+    def points(self, features: Tensor) -> Tensor:
+        return self.fc(self.hidden(self.pool(features))).reshape(-1, self.num_points, 2)
+
+    def loss(
+        self, outputs: dict[str, Tensor], target: Tensor, point_loss: PointLoss
+    ) -> tuple[Tensor, dict[str, float]]:
+        # float32 for the loss even under autocast: coordinates need the precision.
+        loss = point_loss(outputs["points"].float(), target.float())
+        return loss, {"point": float(loss.detach())}
+
+
+class HeatmapHead(nn.Module):
+    """PIPNet-style head on an h x w feature map: per point one score map and x, y offset maps
+    (in cell units). A point is its best-scoring cell plus that cell's offset, / map size.
+
+    Loss as PIPNet's "l2_l1_10_1": MSE of the scores against a one-hot map at the target's cell
+    (weight 10), L1 of the offsets at that cell only (weight 1). Targets off the map use the
+    nearest cell, with an offset beyond 0..1, so decoding still recovers them."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_points: int,
+        score_weight: float = 10.0,
+        offset_weight: float = 1.0,
+    ):
+        super().__init__()
+        self.num_points = num_points
+        self.score_weight = score_weight
+        self.offset_weight = offset_weight
+        self.conv = nn.Conv2d(in_channels, 3 * num_points, kernel_size=1)
+        nn.init.normal_(self.conv.weight, std=0.001)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, features: Tensor) -> dict[str, Tensor]:
+        scores, offsets = self.maps(features)
+        return {"points": self.decode(scores, offsets), "scores": scores, "offsets": offsets}
+
+    def points(self, features: Tensor) -> Tensor:
+        return self.decode(*self.maps(features))
+
+    def maps(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Scores (B, K, h, w) and offsets (B, 2, K, h, w), x offsets first."""
+        out = self.conv(features)
+        h, w = out.shape[-2:]
+        out = out.reshape(-1, 3, self.num_points, h, w)
+        return out[:, 0], out[:, 1:]
+
+    @staticmethod
+    def decode(scores: Tensor, offsets: Tensor) -> Tensor:
+        """Best cell plus its offset, normalised to the crop: (B, K, 2). No loops, ONNX-safe."""
+        h, w = scores.shape[-2:]
+        index = scores.flatten(2).argmax(dim=2)  # (B, K)
+        off = _at(offsets, index).float()  # (B, 2, K); float32 even under autocast
+        cx = torch.remainder(index, w).to(off.dtype)
+        cy = torch.div(index, w, rounding_mode="floor").to(off.dtype)
+        return torch.stack(((cx + off[:, 0]) / w, (cy + off[:, 1]) / h), dim=-1)
+
+    @staticmethod
+    def encode(target: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+        """Target maps for normalised (B, K, 2) points: one-hot scores (B, K, h, w) and offsets
+        (B, 2, K, h, w), set at each point's cell only. `decode` inverts it."""
+        index, off = _cells(target, h, w)
+        b, k = index.shape
+        scores = target.new_zeros(b, k, h * w).scatter_(2, index[..., None], 1.0)
+        offsets = target.new_zeros(b, 2, k, h * w)
+        offsets.scatter_(3, index[:, None, :, None].expand(-1, 2, -1, 1), off[..., None])
+        return scores.view(b, k, h, w), offsets.view(b, 2, k, h, w)
+
+    def loss(
+        self, outputs: dict[str, Tensor], target: Tensor, point_loss: PointLoss
+    ) -> tuple[Tensor, dict[str, float]]:
+        scores, offsets = outputs["scores"].float(), outputs["offsets"].float()
+        h, w = scores.shape[-2:]
+        target = target.detach().float()
+        index, off_target = _cells(target, h, w)
+        score_target = torch.zeros_like(scores).flatten(2).scatter_(2, index[..., None], 1.0)
+        score_loss = F.mse_loss(scores.flatten(2), score_target)
+        offset_loss = F.l1_loss(_at(offsets, index), off_target)
+        loss = self.score_weight * score_loss + self.offset_weight * offset_loss
+        return loss, {"score": float(score_loss.detach()), "offset": float(offset_loss.detach())}
+
+
+HEADS: dict[str, type[nn.Module]] = {"regression": RegressionHead, "heatmap": HeatmapHead}
+
+
+def make_head(kind: str, in_channels: int, num_points: int) -> nn.Module:
+    """A head by name on a feature map of `in_channels`: "regression" (global average pool) or
+    "heatmap"."""
+    try:
+        cls = HEADS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown head {kind!r}; known: {', '.join(HEADS)}") from None
+    return cls(in_channels, num_points)
+
+
+def _cells(target: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+    """Each point's cell as a flat index (B, K) (clamped onto the map) and its offset from that
+    cell's corner in cell units (B, 2, K)."""
+    u, v = target[..., 0] * w, target[..., 1] * h
+    cx = u.floor().clamp(0, w - 1)
+    cy = v.floor().clamp(0, h - 1)
+    index = (cy * w + cx).long()
+    return index, torch.stack((u - cx, v - cy), dim=1)
+
+
+def _at(offsets: Tensor, index: Tensor) -> Tensor:
+    """Offsets (B, 2, K, h, w) at flat cells (B, K) -> (B, 2, K)."""
+    flat = offsets.flatten(3)
+    return flat.gather(3, index[:, None, :, None].expand(-1, 2, -1, 1)).squeeze(3)
