@@ -1,0 +1,94 @@
+"""`facepoints bench`: shipped models and peers side by side on the same test faces."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    from ..evaluation.bench import DEFAULT_PEERS
+
+    p = sub.add_parser(
+        "bench",
+        help="accuracy, speed and size of models and peers (dlib, MTCNN) on the same test faces",
+        description="Benchmark facepoints models and peer tools on the same faces and boxes: NME, "
+        "median NME, FR@10%, AUC@10%, ms per face on one CPU thread, model size. Peers not "
+        "installed are listed as such (install them with `pip install 'facepoints[peers]'`).",
+    )
+    p.add_argument(
+        "models",
+        nargs="*",
+        metavar="MODEL",
+        help="shipped model names, .safetensors files or run folders (default: every shipped "
+        "model)",
+    )
+    p.add_argument("--data-root", help="the dataset folder (default: the user data folder)")
+    p.add_argument("--dataset", default="cuhk5", help="dataset name (default: cuhk5)")
+    p.add_argument("--split", default="test", help="which split to test on (default: test)")
+    p.add_argument("--max-faces", type=int, help="a fixed random subset of this many faces")
+    p.add_argument(
+        "--peers",
+        default=",".join(DEFAULT_PEERS),
+        help=f"comma-separated peers, or none (default: {','.join(DEFAULT_PEERS)})",
+    )
+    p.add_argument(
+        "--fit-faces",
+        type=int,
+        default=300,
+        help="training faces on which each peer's box and map are fitted (default: 300)",
+    )
+    p.add_argument(
+        "--timing-faces", type=int, default=200, help="faces timed per source (default: 200)"
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, help="threads for the accuracy pass (timing uses 1)"
+    )
+    p.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.md")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_bench)
+
+
+def _bench(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..evaluation.bench import format_bench, run_bench
+    from ..evaluation.report import write_json
+    from ..io import atomic_write_bytes
+    from ..models.pretrained import list_pretrained
+
+    models = a.models or list_pretrained()
+    peers = [] if a.peers.strip().lower() in ("", "none") else a.peers.split(",")
+    peers = [p.strip() for p in peers if p.strip()]
+    rows = run_bench(
+        models,
+        data_root=a.data_root,
+        split=a.split,
+        max_faces=a.max_faces,
+        threads=a.threads,
+        peers=peers,
+        fit_faces=a.fit_faces,
+        timing_faces=a.timing_faces,
+        dataset=a.dataset,
+        progress=not a.no_progress,
+    )
+    faces = next((r["n"] for r in rows if "n" in r), 0)
+    title = f"{a.dataset} {a.split}: {faces} faces, the dataset's boxes"
+    table = format_bench(rows)
+    print(title)
+    print(table)
+    out = Path(a.out)
+    options = {
+        "models": [str(m) for m in models],
+        "peers": peers,
+        "max_faces": a.max_faces,
+        "fit_faces": a.fit_faces,
+        "timing_faces": a.timing_faces,
+        "threads": a.threads,
+    }
+    write_json(
+        out / "bench.json",
+        {"dataset": a.dataset, "split": a.split, "faces": faces, "options": options, "rows": rows},
+    )
+    atomic_write_bytes(out / "bench.md", f"{title}\n\n{table}\n".encode())
+    print(f"bench.json and bench.md written to {out}")
+    return 0

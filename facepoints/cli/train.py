@@ -1,0 +1,61 @@
+"""`facepoints train`: every TrainConfig field is a flag; `--config` starts from a JSON file."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+
+def register(sub) -> None:
+    from ..training.config import TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="train a landmark model (resumable)",
+        description="Train a model on a dataset's training split; validation is a seeded split of "
+        "the training faces. The run folder gets config.json, log.csv, curves.png, last.pt, "
+        "best.pt and best.safetensors. Defaults come from TrainConfig; --config FILE loads a "
+        "saved config.json first, flags override it.",
+    )
+    p.add_argument("--config", help="start from this config.json (e.g. a recipe's)")
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if hints[f.name] is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f"(default {default})")
+        else:
+            shown = json.dumps(default) if isinstance(default, dict) else default
+            p.add_argument(flag, dest=f.name, default=None, metavar="V", help=f"(default {shown})")
+    p.set_defaults(handler=_train)
+
+
+def _train(a: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..training import TrainConfig, train
+    from ..training.config import apply_overrides
+
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    overrides = {n: getattr(a, n) for n in names if getattr(a, n) is not None}
+    base = TrainConfig()
+    cfg_file = a.config
+    if cfg_file is None and overrides.get("resume") and overrides.get("out"):
+        saved = Path(overrides["out"]) / "config.json"
+        cfg_file = saved if saved.is_file() else None
+    if cfg_file:
+        try:
+            base = TrainConfig.from_dict(json.loads(Path(cfg_file).read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{cfg_file}: cannot read config ({e})") from None
+    cfg = apply_overrides(base, overrides)
+    result = train(cfg)
+    print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
+    return 0
+
+
+def _plain(v) -> bool:
+    return isinstance(v, (int, float, str, bool, type(None), list, dict)) or hasattr(v, "__fspath__")
