@@ -13,7 +13,7 @@ from importlib import import_module
 from ..errors import FacepointsError
 
 # command families, in the order `--help` lists them
-_FAMILIES = ("data", "models", "train", "evaluate", "bench")
+_FAMILIES = ("data", "models", "train", "evaluate", "bench", "predict", "export", "filter", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -162,8 +161,9 @@ def make_loader(
 
 
 def _worker_init(_: int) -> None:
+    # not cv2.setNumThreads: after the parent used OpenCV's pool (building the crop cache), that
+    # call deadlocks in a forked worker
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 # --- the crop cache -----------------------------------------------------------------------------

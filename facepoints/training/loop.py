@@ -1,0 +1,620 @@
+"""The training loop: read the split, make crops, fit, validate in image pixels, checkpoint.
+
+One plain function, `train`, read top to bottom. A run lives in one folder (`cfg.out`):
+
+    config.json        the TrainConfig
+    log.csv            one row per epoch: epoch, step, train_loss, train_nme, val_nme, val_fr,
+                       lr, elapsed_s (training wall-clock time, kept across resumes)
+    curves.png         the log as plots
+    last.pt            the full training state (see checkpoint.py), after every epoch, every
+                       `checkpoint_minutes` within one, and when stopped (Ctrl-C, time limit)
+    best.pt            the state of the epoch with the lowest validation NME
+    best.safetensors   that epoch's model alone, for shipping (`facepoints.models.load_model`)
+
+Resuming is exact: an epoch's batch order is a permutation drawn from (seed, epoch), augmentation
+is keyed on (seed, epoch, face), and the checkpoint holds the random states, so a run stopped
+after step s of epoch e and resumed trains on the same batches with the same weights as a run
+that never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import logging
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from ..errors import CheckpointError, ConfigError, FacepointsError
+from ..io import atomic_write, atomic_write_bytes
+from ..schemes import Scheme
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import RUNTIME_FIELDS, TrainConfig
+from .losses import get_loss
+
+__all__ = ["train", "evaluate", "LOG_COLUMNS", "OPTIMIZERS", "lr_factor", "resolve_device"]
+
+LOG_COLUMNS = (
+    "epoch",
+    "step",
+    "train_loss",
+    "train_nme",
+    "val_nme",
+    "val_fr",
+    "lr",
+    "elapsed_s",
+)
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train (or, with `cfg.resume`, continue training) the run in `cfg.out`; returns its final
+    numbers and file paths (see `_result`). Ctrl-C stops after the current step, saving last.pt."""
+    from ..data import read_dataset
+    from ..data.dataset import LandmarkDataset, make_loader
+    from ..models import create_model
+
+    say = _printer(progress)
+    out = Path(cfg.out)
+    files = _run_files(out)
+
+    # --- a new run, or the state of the one to continue -----------------------------------------
+    resumed: dict[str, Any] | None = None
+    if cfg.resume:
+        if not files["last"].is_file():
+            raise CheckpointError(f"{files['last']}: nothing to resume (no last.pt in {out})")
+        resumed = load_checkpoint(files["last"])
+        cfg = _resumed_config(resumed, cfg)
+    elif files["last"].is_file():
+        raise ConfigError(
+            f"{out} already holds a run (last.pt); pass resume to continue it, or another out"
+        )
+    if cfg.dataset is None:  # name it, so the run folder says what it was trained on
+        cfg = dataclasses.replace(cfg, dataset=_dataset_name(cfg.data_root))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(files["config"], cfg.to_json().encode())
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    _seed_everything(cfg.seed)
+
+    # --- data: the split, a seeded validation part of it, and their crops ----------------------
+    records = read_dataset(cfg.dataset, cfg.split, cfg.data_root)
+    if cfg.max_faces and cfg.max_faces < len(records):
+        keep = np.random.default_rng(cfg.seed).permutation(len(records))[: cfg.max_faces]
+        records = records.subset(np.sort(keep))
+    train_records, val_records = records.split(cfg.val_fraction, cfg.seed)
+    scheme = records.scheme
+    if len(train_records) == 0:
+        raise ConfigError(f"no training faces left (split {cfg.split}, {len(records)} faces)")
+
+    # --- model, loss, optimiser, schedule -------------------------------------------------------
+    sizes = {"input_size": cfg.input_size, "in_channels": cfg.in_channels}
+    kwargs = {**cfg.model_kwargs, **{k: v for k, v in sizes.items() if v is not None}}
+    model = create_model(cfg.model, num_points=scheme.num_points, **kwargs)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    train_set = LandmarkDataset(
+        train_records,
+        model.input_size,
+        model.in_channels,
+        margin=cfg.margin,
+        augment=cfg.augment,
+        flip=cfg.flip,
+        seed=cfg.seed,
+        progress=progress,
+    )
+    val_set = LandmarkDataset(
+        val_records, model.input_size, model.in_channels, margin=cfg.margin, progress=progress
+    )
+    batch_size = min(cfg.batch_size, len(train_set))
+    steps_per_epoch = len(train_set) // batch_size  # the last partial batch is dropped
+    val_loader = make_loader(val_set, batch_size, workers=cfg.workers)
+
+    point_loss = get_loss(cfg.loss)
+    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lr_factor(
+            cfg.schedule,
+            total_steps=cfg.epochs * steps_per_epoch,
+            warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+        ),
+    )
+
+    # --- where to start -------------------------------------------------------------------------
+    start_epoch, start_step, global_step, elapsed_before = 0, 0, 0, 0.0
+    last_row: dict[str, Any] = {}  # the log row of the last finished epoch
+    best = {"metric": math.inf, "epoch": 0}
+    sums = _epoch_sums()
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        set_rng_state(resumed["rng"])
+        start_epoch, start_step = int(resumed["epoch"]), int(resumed["step"])
+        global_step, elapsed_before = int(resumed["global_step"]), float(resumed["elapsed_s"])
+        best = dict(resumed["best"])
+        sums = dict(resumed["epoch_sums"])
+        _trim_log(files["log"], start_epoch)
+        last_row = _last_log_row(files["log"])
+        if start_epoch >= cfg.epochs:
+            say(f"{out} has finished its {cfg.epochs} epochs; nothing to resume")
+        else:
+            say(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}/{steps_per_epoch}")
+    else:
+        _trim_log(files["log"], 0)
+    say(
+        f"{cfg.model} ({model.input_size} px, {model.in_channels} ch) on {device}: "
+        f"{len(train_set)} training faces, {len(val_set)} validation faces, "
+        f"{steps_per_epoch} steps of {batch_size} per epoch"
+    )
+
+    def state(epoch: int, step: int) -> dict[str, Any]:
+        """The whole training state after `step` batches of epoch `epoch` (0-based)."""
+        return {
+            "model": model.state_dict(),
+            "model_config": model.config,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "global_step": global_step,
+            "best": best,
+            "epoch_sums": sums,
+            "elapsed_s": elapsed(),
+            "rng": rng_state(),
+            "config": cfg.to_dict(),
+            "scheme": scheme.name,
+        }
+
+    t_start = time.monotonic()
+    last_save = t_start
+
+    def elapsed() -> float:
+        return elapsed_before + (time.monotonic() - t_start)
+
+    stopper = _Stopper(cfg, t_start, global_step)
+    stopped: str | None = None
+    at = (start_epoch, start_step)  # (epochs done, steps done in the next) of the last save
+    # --- the loop -------------------------------------------------------------------------------
+    with stopper, _abort_message(say, files["last"]):
+        for epoch in range(start_epoch, cfg.epochs):
+            model.train()
+            train_set.set_epoch(epoch)
+            order = _epoch_order(len(train_set), cfg.seed, epoch)[: steps_per_epoch * batch_size]
+            first = start_step if epoch == start_epoch else 0
+            loader = make_loader(
+                Subset(train_set, order[first * batch_size :].tolist()),
+                batch_size,
+                workers=cfg.workers,
+                seed=cfg.seed + epoch,
+            )
+            bar = _bar(loader, progress, epoch, cfg.epochs, first, steps_per_epoch)
+            for step, batch in enumerate(bar, start=first):
+                x = batch["image"].to(device, non_blocking=True)
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                target = batch["points"].to(device, non_blocking=True)
+
+                outputs = model.forward_train(x)
+                loss, _ = model.compute_loss(outputs, target, point_loss)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                global_step += 1
+
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    raise FacepointsError(
+                        f"training diverged: loss {loss_value} at epoch {epoch + 1}, step "
+                        f"{step + 1}; try a lower lr (last.pt holds the last good state)"
+                    )
+                sums["loss"] += loss_value
+                sums["nme"] += _batch_nme(outputs["points"].detach(), target, scheme)
+                sums["batches"] += 1
+                if progress:
+                    bar.set_postfix(
+                        loss=f"{sums['loss'] / sums['batches']:.4g}",
+                        nme=f"{sums['nme'] / sums['batches']:.2%}",
+                        refresh=False,
+                    )
+
+                # step boundary: stop or checkpoint here, never in the middle of an update
+                if step + 1 < steps_per_epoch:
+                    stopped = stopper.reason(global_step)
+                    if stopped or (
+                        cfg.checkpoint_minutes
+                        and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+                    ):
+                        save_checkpoint(files["last"], state(epoch, step + 1))
+                        at, last_save = (epoch, step + 1), time.monotonic()
+                    if stopped:
+                        break
+            if progress:
+                bar.close()
+            if stopped:
+                break
+
+            # --- the end of an epoch: validate, log, checkpoint, plot ---------------------------
+            validate = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+            val = None
+            if validate and len(val_set):
+                val = evaluate(model, val_loader, scheme, device, cfg.channels_last)
+            train_loss = sums["loss"] / max(1, sums["batches"])
+            last_row = {
+                "epoch": epoch + 1,
+                "step": global_step,
+                "train_loss": train_loss,
+                "train_nme": sums["nme"] / max(1, sums["batches"]),
+                "val_nme": val["nme"] if val else None,
+                "val_fr": val["fr@0.10"] if val else None,
+                "lr": optimizer.param_groups[0]["lr"],
+                "elapsed_s": elapsed(),
+            }
+            _append_log(files["log"], last_row)
+            # without validation faces the training loss picks the best epoch
+            metric = val["nme"] if val else (train_loss if not len(val_set) else None)
+            improved = metric is not None and metric < best["metric"]
+            if improved:
+                best = {"metric": float(metric), "epoch": epoch + 1}
+            sums = _epoch_sums()
+            final = state(epoch + 1, 0)
+            save_checkpoint(files["last"], final)
+            at, last_save = (epoch + 1, 0), time.monotonic()
+            if improved:
+                save_checkpoint(files["best"], final)
+                _export(model, files["weights"], cfg, scheme, best, len(val_set))
+            _plot(files["log"], files["plot"], say)
+            say(_epoch_line(last_row, cfg.epochs, improved))
+
+            if epoch + 1 < cfg.epochs:
+                stopped = stopper.reason(global_step)
+                if stopped:
+                    break
+
+    if stopped:
+        where = f"epoch {at[0] + 1}, step {at[1]}" if at[1] else f"epoch {at[0]}"
+        say(
+            f"stopped ({stopped}) after {where}; saved {files['last']}. Continue with "
+            f"`facepoints train --resume --out {out}` (or train() with resume=True)"
+        )
+    return _result(cfg, files, last_row, best, at, global_step, elapsed(), stopped, str(device))
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loader: torch.utils.data.DataLoader,
+    scheme: Scheme,
+    device: torch.device,
+    channels_last: bool = False,
+) -> dict[str, Any]:
+    """`summarize` of the model on a LandmarkDataset's loader, in image pixels."""
+    from ..data.dataset import crop_to_image
+    from ..evaluation.metrics import summarize
+
+    dataset = loader.dataset
+    n = len(dataset)
+    if n == 0:
+        return {}
+    was_training = model.training
+    model.eval()
+    pred = np.zeros((n, scheme.num_points, 2), dtype=np.float64)
+    mats = np.zeros((n, 2, 3), dtype=np.float64)
+    for batch in loader:
+        x = batch["image"].to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        idx = batch["index"].numpy()
+        pred[idx] = model(x).float().cpu().numpy()
+        mats[idx] = batch["matrix"].numpy()
+    model.train(was_training)
+    points = crop_to_image(pred, mats, dataset.input_size)
+    return summarize(points, dataset.records.points, scheme)
+
+
+def lr_factor(schedule: str, total_steps: int, warmup_steps: int = 0) -> Callable[[int], float]:
+    """The learning-rate multiplier of every step, for LambdaLR (stepped once per batch).
+
+    cosine: linear warm-up, then half a cosine to 0. step: warm-up, then x0.1 at 50% and again
+    at 75% of the steps after it. onecycle: up from lr/25 to lr by a half cosine over the warm-up
+    (30% of the run when warmup_epochs is 0), then down to lr/25e4. none: warm-up, then lr."""
+    total = max(1, int(total_steps))
+    warm = max(0, min(int(warmup_steps), total))
+
+    def factor(step: int) -> float:
+        if schedule == "onecycle":
+            up = warm or max(1, round(0.3 * total))
+            if step < up:
+                return _cosine_between(1 / 25, 1.0, step / up)
+            return _cosine_between(1.0, 1 / 25e4, (step - up) / max(1, total - up))
+        if step < warm:
+            return (step + 1) / warm
+        t = min(1.0, (step - warm) / max(1, total - warm))
+        if schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * t))
+        if schedule == "step":
+            return 0.1 ** ((t >= 0.5) + (t >= 0.75))
+        return 1.0
+
+    return factor
+
+
+def resolve_device(name: str) -> torch.device:
+    """ "auto" -> cuda when available, else cpu; an explicit device must be available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but CUDA is not available")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' asked for, but MPS is not available")
+    return dev
+
+
+OPTIMIZERS: dict[str, Callable[[Any, TrainConfig], torch.optim.Optimizer]] = {
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
+    "sgd": lambda p, c: torch.optim.SGD(
+        p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, nesterov=c.momentum > 0
+    ),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _run_files(out: Path) -> dict[str, Path]:
+    return {
+        "config": out / "config.json",
+        "log": out / "log.csv",
+        "plot": out / "curves.png",
+        "last": out / "last.pt",
+        "best": out / "best.pt",
+        "weights": out / "best.safetensors",
+    }
+
+
+def _resumed_config(resumed: dict[str, Any], new: TrainConfig) -> TrainConfig:
+    """The checkpoint's config, with only the runtime fields (and the folder) of `new`."""
+    if "config" not in resumed:
+        raise CheckpointError("the checkpoint has no training config; not a facepoints run")
+    saved = TrainConfig.from_dict(resumed["config"])
+    keep = {name: getattr(new, name) for name in RUNTIME_FIELDS}
+    return TrainConfig.from_dict({**saved.to_dict(), **keep, "out": new.out})
+
+
+def _dataset_name(data_root: str | None) -> str:
+    """The dataset `read_dataset(None, ..., data_root)` reads."""
+    from ..data import detect_dataset
+
+    return detect_dataset(data_root) if data_root is not None else "cuhk5"
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled face order of one epoch, a function of (seed, epoch) alone."""
+    g = torch.Generator()
+    g.manual_seed(seed * 100_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+def _cosine_between(start: float, end: float, t: float) -> float:
+    """From `start` at t = 0 to `end` at t = 1 along half a cosine."""
+    t = min(1.0, max(0.0, t))
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def _epoch_sums() -> dict[str, float]:
+    return {"loss": 0.0, "nme": 0.0, "batches": 0}
+
+
+def _batch_nme(pred: torch.Tensor, target: torch.Tensor, scheme: Scheme) -> float:
+    """Mean NME of a batch in crop coordinates, normalised by the targets' scheme distance: cheap,
+    and close enough to the image-pixel NME for a progress bar."""
+    a, b = (list(i) for i in scheme.norm_pair)
+    norm = (target[:, a].mean(1) - target[:, b].mean(1)).norm(dim=-1).clamp_min(1e-6)
+    return ((pred.float() - target).norm(dim=-1).mean(1) / norm).mean().item()
+
+
+class _Stopper:
+    """Why the loop should stop at this step boundary, if it should: Ctrl-C (a second one aborts
+    at once), the time limit, or the step limit."""
+
+    def __init__(self, cfg: TrainConfig, t_start: float, global_step: int):
+        self.t_start = t_start
+        self.limit_s = 60 * cfg.limit_time_minutes if cfg.limit_time_minutes else None
+        self.max_steps = cfg.stop_after_steps
+        self.steps_at_start = global_step
+        self.interrupted = False
+        self._old_handler: Any = None
+        self._pid = os.getpid()
+
+    def __enter__(self) -> _Stopper:
+        if threading.current_thread() is threading.main_thread():
+            self._old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._old_handler is not None:
+            signal.signal(signal.SIGINT, self._old_handler)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked DataLoader worker: the main process decides
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        print(
+            "\nCtrl-C: stopping after this step and saving last.pt (Ctrl-C again to abort)",
+            file=sys.stderr,
+        )
+
+    def reason(self, global_step: int) -> str | None:
+        if self.interrupted:
+            return "interrupted"
+        if self.limit_s is not None and time.monotonic() - self.t_start >= self.limit_s:
+            return "time limit"
+        if self.max_steps is not None and global_step - self.steps_at_start >= self.max_steps:
+            return "step limit"
+        return None
+
+
+@contextlib.contextmanager
+def _abort_message(say: Callable[[str], None], last: Path):
+    try:
+        yield
+    except KeyboardInterrupt:
+        say(f"aborted; {last} holds the state of the last checkpoint, if any")
+        raise
+
+
+def _bar(loader, progress: bool, epoch: int, epochs: int, first: int, total: int):
+    if not progress:
+        return loader
+    from tqdm import tqdm
+
+    return tqdm(
+        loader,
+        desc=f"epoch {epoch + 1}/{epochs}",
+        total=total,
+        initial=first,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def _printer(progress: bool) -> Callable[[str], None]:
+    def say(message: str) -> None:
+        log.info(message)
+        if progress:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+    return say
+
+
+def _epoch_line(row: dict[str, Any], epochs: int, improved: bool) -> str:
+    val = (
+        "" if row["val_nme"] is None else f", val NME {row['val_nme']:.2%}, FR {row['val_fr']:.2%}"
+    )
+    return (
+        f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4g}, train NME "
+        f"{row['train_nme']:.2%}{val}, lr {row['lr']:.3g}, {row['elapsed_s']:.0f} s"
+        + (" (best)" if improved else "")
+    )
+
+
+def _append_log(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f)
+        if new:
+            w.writerow(LOG_COLUMNS)
+        w.writerow([_cell(row[c]) for c in LOG_COLUMNS])
+
+
+def _last_log_row(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {k: float(v) if v else None for k, v in rows[-1].items()} if rows else {}
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.8g}"
+    return str(v)
+
+
+def _trim_log(path: Path, epochs_done: int) -> None:
+    """Keep the log rows of the first `epochs_done` epochs: a resumed run continues the log, and a
+    row written after the checkpoint it resumes from is dropped rather than repeated."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    keep = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done]
+    with atomic_write(path, "w") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(keep)
+
+
+def _export(model, path: Path, cfg: TrainConfig, scheme: Scheme, best: dict, n_val: int) -> None:
+    from ..models import save_model
+
+    save_model(
+        model,
+        path,
+        metadata={
+            "val_nme" if n_val else "train_loss": best["metric"],
+            "val_faces": n_val,
+            "epoch": best["epoch"],
+            "scheme": scheme.name,
+            "dataset": cfg.dataset,
+            "train_config": cfg.to_dict(),
+        },
+    )
+
+
+def _plot(log_path: Path, path: Path, say: Callable[[str], None]) -> None:
+    try:
+        from ..evaluation.plots import plot_training_curves
+
+        plot_training_curves(log_path, path)
+    except Exception as e:  # a plot is a convenience; it never stops a run
+        say(f"(training curves not plotted: {type(e).__name__}: {e})")
+
+
+def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) -> dict[str, Any]:
+    return {
+        "out": str(cfg.out),
+        "device": device,
+        "finished": stopped is None,
+        "stopped": stopped,
+        "epochs_done": at[0],
+        "step_in_epoch": at[1],
+        "global_step": global_step,
+        "train_loss": row.get("train_loss"),
+        "train_nme": row.get("train_nme"),
+        "val_nme": row.get("val_nme"),
+        "val_fr": row.get("val_fr"),
+        "best_metric": best["metric"] if math.isfinite(best["metric"]) else None,
+        "best_epoch": best["epoch"] or None,
+        "elapsed_s": elapsed_s,
+        **{k: str(v) for k, v in files.items()},
+    }
