@@ -26,8 +26,13 @@ def register(sub) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         if hints[f.name] is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {default})")
+            p.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"(default {default})",
+            )
         else:
             shown = json.dumps(default) if isinstance(default, dict) else default
             p.add_argument(flag, dest=f.name, default=None, metavar="V", help=f"(default {shown})")
@@ -58,4 +63,6 @@ def _train(a: argparse.Namespace) -> int:
 
 
 def _plain(v) -> bool:
-    return isinstance(v, (int, float, str, bool, type(None), list, dict)) or hasattr(v, "__fspath__")
+    return isinstance(v, (int, float, str, bool, type(None), list, dict)) or hasattr(
+        v, "__fspath__"
+    )

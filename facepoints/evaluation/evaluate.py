@@ -112,8 +112,10 @@ def evaluate(
         )
         summaries[label] = subs
         curves[label] = subs["all"]["per_face"]
-        tables.append(f"{label} on {records.name or split} ({len(records)} faces, {scheme.name}):\n"
-                      + metrics_table(subs))
+        tables.append(
+            f"{label} on {records.name or split} ({len(records)} faces, {scheme.name}):\n"
+            + metrics_table(subs)
+        )
         stem = _safe(label)
         plot_per_point(subs["all"], scheme, out / f"per_point_{stem}.png")
         _pictures(records, p, g, subs["all"]["per_face"], out, stem, grid, worst, seed)
@@ -150,7 +152,9 @@ def _pictures(records, pred, gt, nme, out, stem, grid, worst, seed) -> None:
             tile = compare_image(warp(img, m, 160), apply(m, pred[i]), apply(m, gt[i]))
             tiles.append(tile)
             caps.append(f"{records.images[i].name[:18]} {nme[i]:.1%}")
-        save_image(out / f"{kind}_{stem}.jpg", make_grid(tiles, cols=min(8, len(tiles)), captions=caps))
+        save_image(
+            out / f"{kind}_{stem}.jpg", make_grid(tiles, cols=min(8, len(tiles)), captions=caps)
+        )
 
 
 def _safe(label: str) -> str:

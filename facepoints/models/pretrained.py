@@ -74,5 +74,10 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
     if isinstance(margin, str):
         margin = json.loads(margin)
     model.to(device)
-    return LoadedModel(model=model, name=p.stem if p.stem not in ("best", "last") else p.parent.name,
-                       path=p, margin=float(margin), metadata=meta)
+    return LoadedModel(
+        model=model,
+        name=p.stem if p.stem not in ("best", "last") else p.parent.name,
+        path=p,
+        margin=float(margin),
+        metadata=meta,
+    )
