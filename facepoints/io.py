@@ -51,17 +51,22 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
                 raise ImageError(name, f"image too large: {w}x{h} pixels (limit {max_pixels})")
             im.load()
             im = ImageOps.exif_transpose(im)
-            arr = _to_rgb(im)
+            arr = to_rgb(im)
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
         raise ImageError(name, f"image too large: {e}") from None
     except Exception as e:  # PIL raises many types for broken files
+        from PIL import UnidentifiedImageError
+
+        if isinstance(e, UnidentifiedImageError):
+            raise ImageError(name, "not an image (unknown or damaged format)") from None
         raise ImageError(name, f"not a readable image ({type(e).__name__}: {e})") from None
     return arr
 
 
-def _to_rgb(im) -> np.ndarray:
+def to_rgb(im) -> np.ndarray:
+    """A PIL image of any mode as (H, W, 3) uint8 RGB (alpha over white, 16-bit scaled)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):
         a = np.asarray(im, dtype=np.float64)
         top = max(float(a.max()), 1.0)

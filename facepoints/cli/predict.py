@@ -67,7 +67,9 @@ def register(sub) -> None:
     p.add_argument("--camera", type=int, metavar="N", help="run on camera N (needs video support)")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
-    p.add_argument("--min-face", type=float, default=20, metavar="PX", help="default 20")
+    p.add_argument(
+        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
+    )
     p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
