@@ -14,7 +14,14 @@ import numpy as np
 
 from .errors import ImageError
 
-__all__ = ["MAX_PIXELS", "load_image", "decode_image", "atomic_write", "atomic_write_bytes"]
+__all__ = [
+    "MAX_PIXELS",
+    "load_image",
+    "decode_image",
+    "image_size",
+    "atomic_write",
+    "atomic_write_bytes",
+]
 
 MAX_PIXELS = 64_000_000  # refuse decompression bombs; ~8000 x 8000
 
@@ -63,6 +70,25 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
             raise ImageError(name, "not an image (unknown or damaged format)") from None
         raise ImageError(name, f"not a readable image ({type(e).__name__}: {e})") from None
     return arr
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file as `load_image` would return it (upright per EXIF), from
+    its header alone: no pixels are decoded. Raises ImageError when the header cannot be read."""
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+            if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):  # turned by 90 degrees
+                w, h = h, w
+    except Exception as e:  # missing, unreadable, or a damaged header (PIL raises many types)
+        raise ImageError(p, f"not a readable image ({type(e).__name__}: {e})") from None
+    return int(w), int(h)
+
+
+_EXIF_ORIENTATION = 0x0112
 
 
 def to_rgb(im) -> np.ndarray:

@@ -48,7 +48,7 @@ def _colour_at(s: Sample, k: int) -> np.ndarray:
 
 
 def _assert_marks_follow(s: Sample, labels=range(5)) -> None:
-    for k, mark in zip(range(5), labels):
+    for k, mark in zip(range(5), labels, strict=True):
         got = _colour_at(s, k)
         assert np.abs(got - MARKS[mark]).max() < 60, (k, got, MARKS[mark])
 

@@ -24,12 +24,11 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-_DRAWN_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")  # others are drawn to .png
+from ..inference.sources import collect_inputs as _collect
+from ..inference.sources import load_input as _load
+from ..inference.sources import one_line
 
 
 def register(sub) -> None:
@@ -68,23 +67,20 @@ def register(sub) -> None:
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes that decode images and find faces while the model runs on the faces "
+        "of several images at once (default 0: all in this process)",
+    )
+    p.add_argument(
         "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
     )
     p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_predict)
-
-
-@dataclass
-class _Input:
-    """One thing to process: an image or video file (or the demo image) and where its drawing
-    goes, relative to --out."""
-
-    path: Path | None
-    label: str  # the "file" field of its record
-    dest: Path
-    kind: str  # "image", "video", "demo" or "missing"
 
 
 def _predict(a: argparse.Namespace) -> int:
@@ -96,6 +92,8 @@ def _predict(a: argparse.Namespace) -> int:
         raise ConfigError("nothing to do: give images, folders or videos, or --demo or --camera N")
     if a.threads is not None and a.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {a.threads}")
+    if a.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {a.workers}")
     out = Path(a.out)
     inputs = _collect(a.sources, a.recursive, out, a.demo)
     boxes = _read_boxes(Path(a.boxes_from)) if a.boxes_from else None
@@ -114,7 +112,9 @@ def _predict(a: argparse.Namespace) -> int:
     )
 
     images = [i for i in inputs if i.kind != "video"]
-    records, failures = _run_images(lm, images, out, a.save, boxes, a.no_progress)
+    t_images = time.perf_counter()
+    records, failures = _run_images(lm, images, out, a.save, boxes, a.no_progress, a.workers)
+    t_images = time.perf_counter() - t_images
     videos = 0
     streams = [(i.path, out / i.dest) for i in inputs if i.kind == "video"]
     if a.camera is not None:
@@ -142,55 +142,14 @@ def _predict(a: argparse.Namespace) -> int:
     if videos:
         parts.append(_n(videos, "video"))
     parts.append(_n(len(failures), "error"))
+    if a.workers and n_faces:
+        parts.append(f"{n_faces / t_images:.1f} faces/s on images")
     where = f"; results in {json_path}" if json_path else ""
     print(f"{', '.join(parts)} in {time.perf_counter() - start:.1f} s{where}")
     return 1 if failures else 0
 
 
 # --- inputs --------------------------------------------------------------------------------------
-
-
-def _collect(sources: list[str], recursive: bool, out: Path, demo: bool) -> list[_Input]:
-    """Every input in command-line order; folders expand to their images, sorted. Drawings keep
-    a folder's layout below --out; equal names get _2, _3, ... so none overwrites another."""
-    items: list[_Input] = []
-    out_abs = out.resolve()
-    if demo:
-        items.append(_Input(None, "demo", Path("demo.jpg"), "demo"))
-    for s in sources:
-        p = Path(s)
-        if p.is_dir():
-            pattern = "**/*" if recursive else "*"
-            files = sorted(
-                f
-                for f in p.glob(pattern)
-                if f.is_file()
-                and f.suffix.lower() in IMAGE_SUFFIXES
-                and out_abs not in f.resolve().parents  # never our own earlier drawings
-            )
-            items += [_Input(f, str(f), f.relative_to(p), "image") for f in files]
-            if not files:  # reported like a bad file, so a script notices
-                items.append(_Input(p, str(p), Path(p.name), "empty"))
-        elif p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
-            items.append(_Input(p, str(p), Path(p.name), "video"))
-        else:
-            items.append(_Input(p, str(p), Path(p.name), "image" if p.exists() else "missing"))
-    used: set[str] = set()
-    for item in items:
-        dest = item.dest
-        if item.kind != "video" and dest.suffix.lower() not in _DRAWN_SUFFIXES:
-            dest = dest.with_suffix(".png")
-        stem, n = dest.with_suffix(""), 2
-        while _key(dest) in used:
-            dest = Path(f"{stem}_{n}{dest.suffix}")
-            n += 1
-        used.add(_key(dest))
-        item.dest = dest
-    return items
-
-
-def _key(p: Path) -> str:
-    return str(p.with_suffix("")).lower() if p.suffix.lower() in VIDEO_SUFFIXES else str(p).lower()
 
 
 def _read_boxes(path: Path) -> dict[str, list[list[float]]]:
@@ -249,21 +208,20 @@ def _lookup_keys(p: Path) -> list[str]:
 # --- running -------------------------------------------------------------------------------------
 
 
-def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool):
+def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool, workers: int = 0):
     from tqdm import tqdm
 
     records, failures = [], []
     bar = tqdm(
         items, desc="predict", unit="img", disable=True if no_progress or len(items) < 2 else None
     )
+    faces_of = _faces_of(lm, items, boxes, workers)
     for item in bar:
         rec = {"file": item.label, "width": None, "height": None, "faces": [], "annotated": None}
         try:
-            rgb = _load(item)
+            rgb, faces = faces_of(item)
             rec["file"] = item.label  # the demo learns its name when loaded
             rec["height"], rec["width"] = int(rgb.shape[0]), int(rgb.shape[1])
-            given = _boxes_for(item, boxes)
-            faces = lm.detect(rgb, boxes=given)
             rec["faces"] = [f.to_dict() for f in faces]
             if save:
                 from ..io import save_image
@@ -273,7 +231,7 @@ def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool):
                 rec["annotated"] = str(dest)
             rec["error"] = None
         except Exception as e:  # one bad input never stops the others
-            msg = _one_line(e, item.label)
+            msg = one_line(e, item.label)
             rec["error"] = msg
             failures.append(msg)
             tqdm.write(f"facepoints: error: {item.label}: {msg}", file=sys.stderr)
@@ -281,27 +239,32 @@ def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool):
     return records, failures
 
 
-def _load(item: _Input):
-    from ..errors import ImageError
+def _faces_of(lm, items, boxes, workers: int):
+    """item -> (rgb, faces), called once per item, in order: here, or with `workers` by
+    inference.batch, whose processes decode and detect ahead while the model batches faces."""
+    if not workers:
 
-    if item.kind == "demo":
-        from ..inference.demo import demo_image
+        def here(item):
+            rgb = _load(item)
+            return rgb, lm.detect(rgb, boxes=_boxes_for(item, boxes))
 
-        rgb, name = demo_image()
-        item.label = f"demo:{name}"
-        return rgb
-    if item.kind == "missing":
-        raise ImageError(item.path, "no such file or folder")
-    if item.kind == "empty":
-        raise ImageError(item.path, f"a folder with no images ({' '.join(IMAGE_SUFFIXES)})")
-    if item.path.suffix.lower() in VIDEO_SUFFIXES:
-        raise ImageError(item.path, "a video, not an image")
-    from ..io import load_image
+        return here
+    from ..errors import FacepointsError
+    from ..inference.batch import iter_faces
 
-    return load_image(item.path)
+    results = iter_faces(lm, items, [_boxes_for(i, boxes) for i in items], workers=workers)
+
+    def from_workers(item):
+        res = next(results)
+        item.label = res.label
+        if res.error:
+            raise FacepointsError(res.error)  # already one line
+        return res.image, res.faces
+
+    return from_workers
 
 
-def _boxes_for(item: _Input, table):
+def _boxes_for(item, table):
     if table is None or item.path is None:
         return None
     for key in _lookup_keys(item.path):
@@ -357,7 +320,7 @@ def _run_video(lm, source, dest: Path, save: bool, no_progress: bool) -> str | N
             progress=not no_progress,
         )
     except Exception as e:  # report, and go on with the other inputs
-        msg = _one_line(e, label)
+        msg = one_line(e, label)
         print(f"facepoints: error: {label}: {msg}", file=sys.stderr)
         return msg
     wrote = " and ".join(p for p in (res.get("out_path"), res.get("jsonl_path")) if p)
@@ -382,14 +345,3 @@ def _write_records(path: Path, records: list[dict]) -> None:
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _one_line(e: Exception, label: str) -> str:
-    """The error's message without a repeated path prefix, on one line."""
-    from ..errors import FacepointsError
-
-    msg = getattr(e, "message", None) or str(e)
-    if not isinstance(e, FacepointsError):
-        msg = f"{type(e).__name__}: {msg}"
-    msg = " ".join(msg.split())
-    return msg[len(label) + 2 :] if msg.startswith(label + ": ") else msg

@@ -18,7 +18,9 @@ def register(sub) -> None:
         description="Train a model on a dataset's training split; validation is a seeded split of "
         "the training faces. The run folder gets config.json, log.csv, curves.png, last.pt, "
         "best.pt and best.safetensors. Defaults come from TrainConfig; --config FILE loads a "
-        "saved config.json first, flags override it.",
+        "saved config.json first, flags override it. Ctrl-C saves last.pt and exits with 130; "
+        "--resume --out RUN continues to the step. Several processes or GPUs: torchrun "
+        "--nproc_per_node=N -m facepoints train ... (batch_size is the global batch).",
     )
     p.add_argument("--config", help="start from this config.json (e.g. a recipe's)")
     hints = typing.get_type_hints(TrainConfig)
@@ -58,8 +60,9 @@ def _train(a: argparse.Namespace) -> int:
             raise ConfigError(f"{cfg_file}: cannot read config ({e})") from None
     cfg = apply_overrides(base, overrides)
     result = train(cfg)
-    print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
-    return 0
+    if result.get("rank", 0) == 0:  # under torchrun, rank 0 speaks for the run
+        print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
+    return 130 if result["stopped"] == "interrupted" else 0  # 130: the shell's code for Ctrl-C
 
 
 def _plain(v) -> bool:

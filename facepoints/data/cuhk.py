@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..schemes import CUHK5
-from .lines import bad_line, list_lines, parse_numbers, resolve_image
+from .lines import bad_line, check_points, list_lines, parse_numbers, resolve_image
 from .records import FaceRecords
 
 __all__ = ["SPLIT_FILES", "read_cuhk_list", "parse_cuhk_line"]
@@ -27,19 +27,23 @@ def read_cuhk_list(
     """Read one CUHK list. Image paths are relative to `root` (default: the list's folder).
 
     Any malformed line raises DataError naming file and line; with `skip_bad` such lines are
-    dropped and recorded in `records.skipped` instead."""
+    dropped and recorded in `records.skipped` instead. `check_images`: each image must exist,
+    and no point may lie far outside it (its size read from the header alone)."""
     path = Path(path)
     root = Path(root) if root is not None else path.parent
 
     images: list[Path] = []
     boxes, points, sources, skipped = [], [], [], []
     seen: dict[str, int] = {}
+    sizes: dict[Path, tuple[int, int] | None] = {}
     for lineno, line in list_lines(path):
         try:
             rel, box, pts = parse_cuhk_line(line)
             img = resolve_image(root, rel)
-            if check_images and not img.is_file():
-                raise ValueError(f"image not found: {img}")
+            if check_images:
+                if not img.is_file():
+                    raise ValueError(f"image not found: {img}")
+                check_points(img, pts, sizes)
             key = rel.replace("\\", "/")
             if key in seen:
                 raise ValueError(f"duplicate image (first on line {seen[key]}): {rel}")
@@ -73,12 +77,12 @@ def parse_cuhk_line(line: str) -> tuple[str, np.ndarray, np.ndarray]:
             f"expected {_FIELDS} fields (path, 4 box, 10 point values), got {len(fields)}"
         )
     rel = fields[0]
-    nums = parse_numbers(fields[1:], first=2)
-    left, right, top, bottom = nums[:4]
-    if right <= left or bottom <= top:
+    nums = np.array(parse_numbers(fields[1:], first=2), dtype=np.float32)
+    left, right, top, bottom = (float(v) for v in nums[:4])
+    if right <= left or bottom <= top:  # compared as stored: float32
         raise ValueError(
             f"empty or inverted box (left {left:g} right {right:g} top {top:g} bottom {bottom:g})"
         )
     box = np.array([left, top, right, bottom], dtype=np.float32)
-    pts = np.array(nums[4:], dtype=np.float32).reshape(5, 2)
+    pts = nums[4:].reshape(5, 2)
     return rel, box, pts

@@ -5,6 +5,7 @@ folder, memory-mapped), so an epoch never decodes a JPEG twice."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,8 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..errors import ImageError
 from ..geometry import apply, crop_matrix, invert, warp
-from ..io import load_image
+from ..io import atomic_write_bytes, load_image
 from .paths import user_cache_dir
 from .records import FaceRecords
 from .transforms import CenterCrop, Sample, build_augmentation, build_photometric
@@ -27,6 +29,7 @@ __all__ = [
     "make_loader",
     "context_pad",
     "DEFAULT_MARGIN",
+    "check_bad_faces",
 ]
 
 DEFAULT_MARGIN = 0.2  # crop side = box side * (1 + margin)
@@ -67,11 +70,27 @@ def crop_to_image(points: np.ndarray, matrices: np.ndarray, input_size: int) -> 
     return apply(inv, np.asarray(points, dtype=np.float64) * input_size)
 
 
+def check_bad_faces(bad: list[tuple[Path, str]], n: int, max_bad: float) -> None:
+    """ImageError naming the first bad image when more than `max_bad` of `n` faces are bad
+    (`bad`: (image, message) as `LandmarkDataset.bad` lists them)."""
+    if len(bad) > max_bad * n:
+        first, message = bad[0]
+        raise ImageError(
+            first,
+            f"{message} ({len(bad)} of {n} faces have images that cannot be decoded; "
+            f"at most {max_bad:.0%} may be skipped)",
+        )
+
+
 class LandmarkDataset(Dataset):
     """Face crops of `records` at `input_size`, with training augmentation when `augment` > 0.
 
     Item: dict(image (C, S, S) float32, points (K, 2) float32 normalised to the crop, matrix
-    (2, 3) float64 image -> crop, index int)."""
+    (2, 3) float64 image -> crop, index int).
+
+    A face whose image cannot be decoded is left out (`records` then holds the others and `bad`
+    lists (image, message) of those left out) when they are at most `max_bad` of the faces;
+    more raise ImageError. The default, 0, lets no bad image pass."""
 
     def __init__(
         self,
@@ -84,6 +103,7 @@ class LandmarkDataset(Dataset):
         cache: bool = True,
         seed: int = 0,
         progress: bool = True,
+        max_bad: float = 0.0,
     ):
         self.records = records
         self.input_size = int(input_size)
@@ -98,9 +118,16 @@ class LandmarkDataset(Dataset):
         self.center = CenterCrop(self.input_size)
         self.seed = seed
         self.epoch = 0
-        self.crops, self.matrices = _context_crops(
+        self.crops, self.matrices, bad = _context_crops(
             records, self.ctx, self.ctx_margin, cache=cache, progress=progress
         )
+        self.bad: list[tuple[Path, str]] = [(records.images[i], msg) for i, msg in bad]
+        self._rows = np.arange(len(records))  # face i's row in self.crops
+        if bad:
+            check_bad_faces(self.bad, len(records), max_bad)
+            self._rows = np.setdiff1d(self._rows, [i for i, _ in bad])
+            self.records = records.subset(self._rows)
+            self.matrices = self.matrices[self._rows]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -113,7 +140,7 @@ class LandmarkDataset(Dataset):
         """The (augmented) crop of face i as a Sample: image, points in crop pixels, matrix."""
         m = self.matrices[i]
         s = Sample(
-            image=np.array(self.crops[i]),
+            image=np.array(self.crops[self._rows[i]]),
             points=apply(m, self.records.points[i]),
             matrix=m,
             scheme=self.records.scheme,
@@ -144,8 +171,10 @@ def make_loader(
     workers: int = 0,
     seed: int = 0,
     drop_last: bool = False,
+    pin_memory: bool = False,
 ) -> DataLoader:
-    """A DataLoader with a seeded shuffle; workers > 0 run augmentation in parallel."""
+    """A DataLoader with a seeded shuffle; workers > 0 run augmentation in parallel. pin_memory:
+    batches in page-locked memory, for asynchronous copies to a GPU."""
     g = torch.Generator()
     g.manual_seed(seed)
     return DataLoader(
@@ -155,6 +184,7 @@ def make_loader(
         num_workers=workers,
         generator=g,
         drop_last=drop_last,
+        pin_memory=pin_memory,
         persistent_workers=False,
         worker_init_fn=_worker_init,
     )
@@ -181,37 +211,50 @@ def _cache_key(records: FaceRecords, size: int, margin: float) -> str:
 
 def _context_crops(
     records: FaceRecords, size: int, margin: float, cache: bool, progress: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """(crops (N, size, size, 3) uint8, maps (N, 2, 3), [(index, message)] of the faces whose
+    image could not be decoded: their crops are black). The cache keeps that list beside the
+    crops in a small .bad.json, written before them."""
     mats = (
         np.stack([crop_matrix(b, size, margin=margin) for b in records.boxes])
         if len(records)
         else np.zeros((0, 2, 3))
     )
     path = user_cache_dir() / "crops" / f"{_cache_key(records, size, margin)}.npy"
+    bad_path = path.with_suffix(".bad.json")
     if cache and path.is_file():
         try:
             arr = np.load(path, mmap_mode="r")
+            bad = json.loads(bad_path.read_text()) if bad_path.is_file() else []
             if arr.shape == (len(records), size, size, 3):
-                return arr, mats
-        except (OSError, ValueError):
+                return arr, mats, [(int(i), str(m)) for i, m in bad]
+        except (OSError, ValueError, TypeError):
             pass  # a damaged cache is rebuilt below
-    arr = _build_crops(records, mats, size, progress)
+    arr, bad = _build_crops(records, mats, size, progress)
     if cache:
         try:
+            if bad:
+                atomic_write_bytes(bad_path, json.dumps(bad).encode())
+            elif bad_path.is_file():
+                bad_path.unlink()
             _save_npy_atomic(path, arr)
-            return np.load(path, mmap_mode="r"), mats
+            return np.load(path, mmap_mode="r"), mats, bad
         except OSError:
             pass  # a read-only or full cache folder only costs speed
-    return arr, mats
+    return arr, mats, bad
 
 
-def _build_crops(records, mats, size, progress) -> np.ndarray:
+def _build_crops(records, mats, size, progress) -> tuple[np.ndarray, list[tuple[int, str]]]:
     from tqdm import tqdm
 
     out = np.zeros((len(records), size, size, 3), dtype=np.uint8)
+    bad: list[tuple[int, str]] = []
 
     def one(i: int) -> None:
-        out[i] = warp(load_image(records.images[i]), mats[i], size)
+        try:
+            out[i] = warp(load_image(records.images[i]), mats[i], size)
+        except ImageError as e:
+            bad.append((i, e.message))
 
     workers = min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(workers) as ex:
@@ -224,7 +267,7 @@ def _build_crops(records, mats, size, progress) -> np.ndarray:
             leave=False,
         ):
             pass
-    return out
+    return out, sorted(bad)
 
 
 def _save_npy_atomic(path: Path, arr: np.ndarray) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..schemes import WFLW98
-from .lines import bad_line, list_lines, parse_numbers, resolve_image
+from .lines import bad_line, check_points, list_lines, parse_numbers, resolve_image
 from .records import BadLine, FaceRecords
 
 __all__ = [
@@ -73,15 +73,17 @@ def read_wflw_rect_attr(
     the six flags by name (ATTRIBUTES); `records.sources` the WIDER FACE event folder.
 
     Any malformed line raises DataError naming file and line; with `skip_bad` such lines are
-    dropped and recorded in `records.skipped` instead."""
+    dropped and recorded in `records.skipped` instead. `check_images`: each image must exist,
+    and no point may lie far outside it (its size read from the header alone)."""
     path = Path(path)
     images_root = Path(images_root) if images_root is not None else _default_images(path, 3)
     faces = _Faces()
     seen: dict[tuple, int] = {}
+    sizes: dict[Path, tuple[int, int] | None] = {}
     for lineno, line in list_lines(path):
         try:
             rel, pts, box, flags = parse_rect_attr_line(line)
-            img = _image(images_root, rel, check_images)
+            img = _image(images_root, rel, pts, check_images, sizes)
             key = (_norm_rel(rel), pts.tobytes(), box.tobytes(), flags.tobytes())
             if key in seen:
                 raise ValueError(f"duplicate face (first on line {seen[key]}): {rel}")
@@ -112,6 +114,7 @@ def read_wflw_subset_lists(
     faces = _Faces()
     index: dict[tuple, int] = {}  # face key -> its row in `faces`, or -1 if rejected
     seen: dict[tuple, int] = {}
+    sizes: dict[Path, tuple[int, int] | None] = {}
     for lineno, line in list_lines(path):
         key = None
         try:
@@ -121,7 +124,7 @@ def read_wflw_subset_lists(
                 raise ValueError(f"duplicate face (first on line {seen[key]}): {rel}")
             seen[key] = lineno
             box = _extent(pts)
-            img = _image(images_root, rel, check_images)
+            img = _image(images_root, rel, pts, check_images, sizes)
         except ValueError as e:
             if key is not None:
                 index.setdefault(key, -1)
@@ -165,8 +168,8 @@ def parse_rect_attr_line(line: str) -> tuple[str, np.ndarray, np.ndarray, np.nda
         )
     nums = parse_numbers(fields[:-1])
     pts = np.array(nums[:_NUMS], dtype=np.float32).reshape(_K, 2)
-    x1, y1, x2, y2 = nums[_NUMS : _NUMS + 4]
-    if x2 <= x1 or y2 <= y1:
+    x1, y1, x2, y2 = (float(v) for v in np.float32(nums[_NUMS : _NUMS + 4]))
+    if x2 <= x1 or y2 <= y1:  # compared as stored: float32
         raise ValueError(
             f"empty or inverted box (x_min {x1:g} y_min {y1:g} x_max {x2:g} y_max {y2:g})"
         )
@@ -232,10 +235,13 @@ class _Faces:
         )
 
 
-def _image(root: Path, rel: str, check: bool) -> Path:
+def _image(root: Path, rel: str, pts: np.ndarray, check: bool, sizes: dict) -> Path:
+    """The image's path; with `check`, it must exist and hold the points (see check_points)."""
     img = resolve_image(root, rel)
-    if check and not img.is_file():
-        raise ValueError(f"image not found: {img}")
+    if check:
+        if not img.is_file():
+            raise ValueError(f"image not found: {img}")
+        check_points(img, pts, sizes)
     return img
 
 

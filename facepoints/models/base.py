@@ -13,7 +13,13 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 
-__all__ = ["LandmarkModel", "PointLoss", "limit_strides", "init_conv_bn"]
+__all__ = [
+    "LandmarkModel",
+    "PointLoss",
+    "limit_strides",
+    "init_conv_bn",
+    "feature_map_size",
+]
 
 PointLoss = Callable[[Tensor, Tensor], Tensor]
 
@@ -98,3 +104,13 @@ def init_conv_bn(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def feature_map_size(backbone: nn.Module, in_channels: int, input_size: int) -> int:
+    """The side of the square feature map `backbone` makes from an input_size crop."""
+    with torch.no_grad():
+        was = backbone.training
+        backbone.eval()
+        out = backbone(torch.zeros(1, in_channels, input_size, input_size))
+        backbone.train(was)
+    return int(out.shape[-1])

@@ -141,13 +141,18 @@ class HeatmapHead(nn.Module):
 HEADS: dict[str, type[nn.Module]] = {"regression": RegressionHead, "heatmap": HeatmapHead}
 
 
-def make_head(kind: str, in_channels: int, num_points: int) -> nn.Module:
-    """A head by name on a feature map of `in_channels`: "regression" (global average pool) or
-    "heatmap"."""
+def make_head(
+    kind: str, in_channels: int, num_points: int, pool: str = "avg", feature_size: int | None = None
+) -> nn.Module:
+    """A head by name on a feature map of `in_channels`: "regression" (global average pool, or
+    with pool="flatten" a linear layer over every cell of a `feature_size` map, which keeps
+    where things are) or "heatmap"."""
     try:
         cls = HEADS[kind]
     except KeyError:
         raise ConfigError(f"unknown head {kind!r}; known: {', '.join(HEADS)}") from None
+    if cls is RegressionHead:
+        return cls(in_channels, num_points, pool=pool, feature_size=feature_size)
     return cls(in_channels, num_points)
 
 

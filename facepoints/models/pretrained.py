@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, FacepointsError
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_MODEL", "LoadedModel", "list_pretrained", "resolve_model"]
 
@@ -62,9 +62,14 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
         from .registry import create_model
 
         state = load_checkpoint(p)
-        cfg = dict(state["model_config"])
-        model = create_model(**cfg)
-        model.load_state_dict(state["model"])
+        try:
+            model = create_model(**dict(state["model_config"]))
+            model.load_state_dict(state["model"])
+        except (KeyError, TypeError, ValueError, RuntimeError, FacepointsError) as e:
+            detail = " ".join(str(e).split())[:300]
+            raise CheckpointError(
+                f"{p}: not a facepoints training checkpoint ({type(e).__name__}: {detail})"
+            ) from None
         model.eval()
         meta = {"margin": state.get("config", {}).get("margin", 0.2)}
     else:

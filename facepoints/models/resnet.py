@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .base import LandmarkModel, init_conv_bn, limit_strides
+from .base import LandmarkModel, feature_map_size, init_conv_bn, limit_strides
 from .heads import make_head
 from .registry import register_model
 
@@ -37,6 +37,7 @@ class ResNet(LandmarkModel):
         width: int = 64,
         out_stride: int = 16,
         head: str = "regression",
+        pool: str = "avg",
     ):
         super().__init__(num_points, input_size, in_channels)
         if not depth or any(int(d) < 1 for d in depth) or width < 4:
@@ -62,7 +63,10 @@ class ResNet(LandmarkModel):
             if isinstance(m, BasicBlock):
                 # Each block starts as its shortcut alone, so deep stacks train from the first step.
                 nn.init.zeros_(m.bn2.weight)
-        self.head = make_head(head, cin, num_points)
+        fsize = (
+            feature_map_size(self.backbone, in_channels, input_size) if pool == "flatten" else None
+        )
+        self.head = make_head(head, cin, num_points, pool=pool, feature_size=fsize)
 
 
 class BasicBlock(nn.Module):

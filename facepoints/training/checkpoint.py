@@ -25,9 +25,15 @@ __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write `state` to `path` atomically: readers see the old file or the new one, never half."""
-    with atomic_write(path, "wb") as f:
-        torch.save(state, f)
+    """Write `state` to `path` atomically: readers see the old file or the new one, never half.
+    A write that fails (disk full, no permission) raises CheckpointError; the old file stays."""
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(state, f)
+    except OSError as e:
+        raise CheckpointError(
+            f"{path}: cannot write the checkpoint ({e.strerror or e}); the previous one is intact"
+        ) from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -45,7 +51,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"it could run code ({first})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        raise CheckpointError(f"{p}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        detail = " ".join(str(e).split())[:300]  # one line, whatever torch says
+        raise CheckpointError(
+            f"{p}: not a readable checkpoint ({type(e).__name__}: {detail})"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{p}: a checkpoint must hold a dict, found {type(state).__name__}")
     return state

@@ -20,10 +20,12 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "RUNTIME_FIELDS",
+    "AMP_MODES",
 ]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "step", "onecycle", "none")
+AMP_MODES = ("auto", "off", "bf16", "fp16")  # mixed precision, CUDA only
 
 # Fields that only say how to run, not what is trained: a resumed run takes these from the new
 # config and everything else from its checkpoint, so the run it continues stays the same run.
@@ -32,7 +34,9 @@ RUNTIME_FIELDS = (
     "threads",
     "workers",
     "device",
+    "amp",
     "checkpoint_minutes",
+    "checkpoint_steps",
     "limit_time_minutes",
     "stop_after_steps",
 )
@@ -51,6 +55,7 @@ class TrainConfig:
     margin: float = 0.2  # crop side = box side * (1 + margin)
     augment: float = 1.0  # augmentation strength: 0 none, 1 default, > 1 stronger
     flip: bool = True
+    max_bad_fraction: float = 0.01  # skip faces whose image cannot be decoded, up to this
     # model
     model: str = "resnet18"
     model_kwargs: dict = field(default_factory=dict)
@@ -72,10 +77,14 @@ class TrainConfig:
     workers: int = 2  # DataLoader worker processes; 0: load in the main process
     device: str = "auto"  # "auto" (cuda when available), "cpu", "cuda", "cuda:1", "mps"
     channels_last: bool = False
+    # mixed precision on CUDA: auto (bf16 where the GPU has it, else fp16 with loss scaling),
+    # bf16, fp16, off; the CPU always trains in float32
+    amp: str = "auto"
     out: str = "runs/train"  # the run folder
     resume: bool = False  # continue from out/last.pt, to the step
     eval_every: int = 1  # validate every N epochs (and after the last)
     checkpoint_minutes: float | None = 10.0  # also save last.pt this often within an epoch
+    checkpoint_steps: int | None = None  # and every this many steps (None: by time alone)
     limit_time_minutes: float | None = None  # stop cleanly (resumable) after this long
     stop_after_steps: int | None = None  # stop cleanly after this many steps of this call (tests)
 
@@ -102,6 +111,7 @@ class TrainConfig:
         """Raise ConfigError for a value out of range or an unknown choice."""
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("amp", self.amp, AMP_MODES)
         _check_loss(self.loss)
         if not (isinstance(self.model, str) and self.model):
             raise ConfigError(f"model must be a model name, got {self.model!r}")
@@ -123,7 +133,9 @@ class TrainConfig:
             raise ConfigError(
                 f"warmup_epochs ({self.warmup_epochs}) is longer than the run ({self.epochs})"
             )
-        for name in ("max_faces", "threads", "input_size", "stop_after_steps"):
+        if not (0.0 <= self.max_bad_fraction < 1.0):
+            raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}")
+        for name in ("max_faces", "threads", "input_size", "stop_after_steps", "checkpoint_steps"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("checkpoint_minutes", "limit_time_minutes"):

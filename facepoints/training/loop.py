@@ -7,14 +7,26 @@ One plain function, `train`, read top to bottom. A run lives in one folder (`cfg
                        lr, elapsed_s (training wall-clock time, kept across resumes)
     curves.png         the log as plots
     last.pt            the full training state (see checkpoint.py), after every epoch, every
-                       `checkpoint_minutes` within one, and when stopped (Ctrl-C, time limit)
+                       `checkpoint_minutes` and every `checkpoint_steps` within one, and when
+                       stopped (Ctrl-C, time limit)
     best.pt            the state of the epoch with the lowest validation NME
     best.safetensors   that epoch's model alone, for shipping (`facepoints.models.load_model`)
 
 Resuming is exact: an epoch's batch order is a permutation drawn from (seed, epoch), augmentation
 is keyed on (seed, epoch, face), and the checkpoint holds the random states, so a run stopped
 after step s of epoch e and resumed trains on the same batches with the same weights as a run
-that never stopped.
+that never stopped. Every file is written atomically, so a run killed at any moment (even while
+saving) leaves whole files; the steps after its last checkpoint are redone, identically.
+
+Faces whose image cannot be decoded are skipped and reported, up to `max_bad_fraction` of them.
+
+Several processes (`torchrun --nproc_per_node=N -m facepoints train ...`, see distributed.py)
+train one model with DistributedDataParallel. `batch_size` is the global batch, split evenly over
+the ranks: rank r of R takes faces r, r + R, ... of each global batch of the same (seed, epoch)
+order, and augmentation is keyed on the face, so the batches, and up to batch-norm statistics
+and rounding the results, do not depend on the number of processes; a run may be resumed with
+another number. Rank 0 alone writes the run folder; validation is sharded over the ranks. On
+CUDA, `amp` trains in mixed precision (bf16, or fp16 with loss scaling).
 """
 
 from __future__ import annotations
@@ -42,6 +54,18 @@ from ..io import atomic_write, atomic_write_bytes
 from ..schemes import Scheme
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import RUNTIME_FIELDS, TrainConfig
+from .distributed import (
+    DistInfo,
+    all_reduce_mean,
+    all_reduce_sum,
+    any_rank,
+    broadcast_buffers,
+    cleanup,
+    init_distributed,
+    local_main_first,
+    ranks_agree,
+    state_hash,
+)
 from .losses import get_loss
 
 __all__ = ["train", "evaluate", "LOG_COLUMNS", "OPTIMIZERS", "lr_factor", "resolve_device"]
@@ -62,9 +86,18 @@ log = logging.getLogger(__name__)
 
 def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     """Train (or, with `cfg.resume`, continue training) the run in `cfg.out`; returns its final
-    numbers and file paths (see `_result`). Ctrl-C stops after the current step, saving last.pt."""
+    numbers and file paths (see `_result`). Ctrl-C stops after the current step, saving last.pt.
+    Under torchrun every process calls this, and together they train one model."""
+    dist = init_distributed(resolve_device(cfg.device))
+    try:
+        return _train(cfg, progress and dist.is_main, dist)
+    finally:
+        cleanup(dist)
+
+
+def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
     from ..data import read_dataset
-    from ..data.dataset import LandmarkDataset, make_loader
+    from ..data.dataset import LandmarkDataset, check_bad_faces, make_loader
     from ..models import create_model
 
     say = _printer(progress)
@@ -84,12 +117,19 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         )
     if cfg.dataset is None:  # name it, so the run folder says what it was trained on
         cfg = dataclasses.replace(cfg, dataset=_dataset_name(cfg.data_root))
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(files["config"], cfg.to_json().encode())
+    if dist.is_main:  # rank 0 alone writes the run folder
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(files["config"], cfg.to_json().encode())
+        except OSError as e:
+            raise ConfigError(
+                f"{out}: cannot write the run folder here ({e.strerror or e})"
+            ) from None
+        _remove_stale_temporaries(out, files)
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    device = dist.device  # resolve_device(cfg.device); under torchrun on CUDA, GPU LOCAL_RANK
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     _seed_everything(cfg.seed)
@@ -111,23 +151,43 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
+    if dist.distributed and device.type == "cuda":  # batch statistics of the global batch
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
-    train_set = LandmarkDataset(
-        train_records,
-        model.input_size,
-        model.in_channels,
-        margin=cfg.margin,
-        augment=cfg.augment,
-        flip=cfg.flip,
-        seed=cfg.seed,
-        progress=progress,
-    )
-    val_set = LandmarkDataset(
-        val_records, model.input_size, model.in_channels, margin=cfg.margin, progress=progress
-    )
-    batch_size = min(cfg.batch_size, len(train_set))
+    with local_main_first(dist):  # it caches the crops; the other ranks read them
+        train_set = LandmarkDataset(
+            train_records,
+            model.input_size,
+            model.in_channels,
+            margin=cfg.margin,
+            augment=cfg.augment,
+            flip=cfg.flip,
+            seed=cfg.seed,
+            progress=progress,
+            max_bad=1.0,  # the limit is on all the faces, checked below
+        )
+        val_set = LandmarkDataset(
+            val_records,
+            model.input_size,
+            model.in_channels,
+            margin=cfg.margin,
+            progress=progress,
+            max_bad=1.0,
+        )
+    bad_faces = train_set.bad + val_set.bad
+    check_bad_faces(bad_faces, len(records), cfg.max_bad_fraction)
+    for image, message in bad_faces:
+        say(f"skipped a face: {image}: {message}")
+    if bad_faces:
+        say(f"skipped {len(bad_faces)} of {len(records)} faces whose image cannot be decoded")
+    batch_size = _global_batch(cfg.batch_size, len(train_set), dist.world_size)
+    rank_batch = batch_size // dist.world_size  # each rank's share of every batch
     steps_per_epoch = len(train_set) // batch_size  # the last partial batch is dropped
-    val_loader = make_loader(val_set, batch_size, workers=cfg.workers)
+    pin = device.type == "cuda"  # page-locked batches, copied to the GPU asynchronously
+    if pin and cfg.workers < 4:
+        say(f"{cfg.workers} data loading workers may leave the GPU waiting; try --workers 4-8")
+    val_loader = make_loader(_shard(val_set, dist), rank_batch, workers=cfg.workers, pin_memory=pin)
+    precision = _Precision(cfg.amp, device, say)
 
     point_loss = get_loss(cfg.loss)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
@@ -149,24 +209,32 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
         scheduler.load_state_dict(resumed["scheduler"])
+        precision.load_state_dict(resumed.get("scaler"))
         set_rng_state(resumed["rng"])
         start_epoch, start_step = int(resumed["epoch"]), int(resumed["step"])
         global_step, elapsed_before = int(resumed["global_step"]), float(resumed["elapsed_s"])
         best = dict(resumed["best"])
         sums = dict(resumed["epoch_sums"])
-        _trim_log(files["log"], start_epoch)
+        if dist.is_main:
+            _trim_log(files["log"], start_epoch)
         last_row = _last_log_row(files["log"])
         if start_epoch >= cfg.epochs:
             say(f"{out} has finished its {cfg.epochs} epochs; nothing to resume")
         else:
             say(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}/{steps_per_epoch}")
-    else:
+    elif dist.is_main:
         _trim_log(files["log"], 0)
     say(
         f"{cfg.model} ({model.input_size} px, {model.in_channels} ch) on {device}: "
         f"{len(train_set)} training faces, {len(val_set)} validation faces, "
         f"{steps_per_epoch} steps of {batch_size} per epoch"
     )
+    if dist.distributed:
+        say(
+            f"{dist.world_size} processes ({dist.backend}): global batch {batch_size} = "
+            f"{dist.world_size} x {rank_batch}, lr {cfg.lr:g}"
+        )
+    forward_train = _ddp(model, dist) if dist.distributed else model.forward_train
 
     def state(epoch: int, step: int) -> dict[str, Any]:
         """The whole training state after `step` batches of epoch `epoch` (0-based)."""
@@ -184,6 +252,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             "rng": rng_state(),
             "config": cfg.to_dict(),
             "scheme": scheme.name,
+            **precision.state_dict(),  # {"scaler": ...} with fp16 loss scaling, else nothing
         }
 
     t_start = time.monotonic()
@@ -192,7 +261,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     def elapsed() -> float:
         return elapsed_before + (time.monotonic() - t_start)
 
-    stopper = _Stopper(cfg, t_start, global_step)
+    stopper = _Stopper(cfg, t_start, global_step, dist)
     stopped: str | None = None
     at = (start_epoch, start_step)  # (epochs done, steps done in the next) of the last save
     # --- the loop -------------------------------------------------------------------------------
@@ -202,11 +271,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             train_set.set_epoch(epoch)
             order = _epoch_order(len(train_set), cfg.seed, epoch)[: steps_per_epoch * batch_size]
             first = start_step if epoch == start_epoch else 0
+            mine = order[first * batch_size :][dist.rank :: dist.world_size]  # 1/R of each batch
             loader = make_loader(
-                Subset(train_set, order[first * batch_size :].tolist()),
-                batch_size,
+                Subset(train_set, mine.tolist()),
+                rank_batch,
                 workers=cfg.workers,
                 seed=cfg.seed + epoch,
+                pin_memory=pin,
             )
             bar = _bar(loader, progress, epoch, cfg.epochs, first, steps_per_epoch)
             for step, batch in enumerate(bar, start=first):
@@ -215,22 +286,25 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                     x = x.contiguous(memory_format=torch.channels_last)
                 target = batch["points"].to(device, non_blocking=True)
 
-                outputs = model.forward_train(x)
+                with precision.autocast():
+                    outputs = forward_train(x)
                 loss, _ = model.compute_loss(outputs, target, point_loss)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                precision.backward_step(loss, optimizer)
                 scheduler.step()
                 global_step += 1
 
                 loss_value = loss.item()
+                nme_value = _batch_nme(outputs["points"].detach(), target, scheme)
+                if dist.distributed:  # the global batch's numbers, the same on every rank
+                    loss_value, nme_value = all_reduce_mean([loss_value, nme_value], dist)
                 if not math.isfinite(loss_value):
                     raise FacepointsError(
                         f"training diverged: loss {loss_value} at epoch {epoch + 1}, step "
                         f"{step + 1}; try a lower lr (last.pt holds the last good state)"
                     )
                 sums["loss"] += loss_value
-                sums["nme"] += _batch_nme(outputs["points"].detach(), target, scheme)
+                sums["nme"] += nme_value
                 sums["batches"] += 1
                 if progress:
                     bar.set_postfix(
@@ -242,11 +316,16 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 # step boundary: stop or checkpoint here, never in the middle of an update
                 if step + 1 < steps_per_epoch:
                     stopped = stopper.reason(global_step)
-                    if stopped or (
-                        cfg.checkpoint_minutes
-                        and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+                    if (
+                        stopped
+                        or (
+                            cfg.checkpoint_minutes
+                            and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+                        )
+                        or (cfg.checkpoint_steps and global_step % cfg.checkpoint_steps == 0)
                     ):
-                        save_checkpoint(files["last"], state(epoch, step + 1))
+                        if dist.is_main:
+                            save_checkpoint(files["last"], state(epoch, step + 1))
                         at, last_save = (epoch, step + 1), time.monotonic()
                     if stopped:
                         break
@@ -256,10 +335,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 break
 
             # --- the end of an epoch: validate, log, checkpoint, plot ---------------------------
+            broadcast_buffers(model, dist)  # rank 0's batch-norm statistics on every rank
             validate = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
             val = None
             if validate and len(val_set):
-                val = evaluate(model, val_loader, scheme, device, cfg.channels_last)
+                val = evaluate(
+                    model, val_loader, scheme, device, cfg.channels_last, dist, precision.dtype
+                )
             train_loss = sums["loss"] / max(1, sums["batches"])
             last_row = {
                 "epoch": epoch + 1,
@@ -271,7 +353,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 "lr": optimizer.param_groups[0]["lr"],
                 "elapsed_s": elapsed(),
             }
-            _append_log(files["log"], last_row)
             # without validation faces the training loss picks the best epoch
             metric = val["nme"] if val else (train_loss if not len(val_set) else None)
             improved = metric is not None and metric < best["metric"]
@@ -279,12 +360,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
                 best = {"metric": float(metric), "epoch": epoch + 1}
             sums = _epoch_sums()
             final = state(epoch + 1, 0)
-            save_checkpoint(files["last"], final)
+            if dist.is_main:  # rank 0 alone writes the run folder
+                _append_log(files["log"], last_row)
+                if improved:  # before last.pt: a run killed in between redoes the epoch and these
+                    save_checkpoint(files["best"], final)
+                    _export(model, files["weights"], cfg, scheme, best, len(val_set))
+                save_checkpoint(files["last"], final)
+                _plot(files["log"], files["plot"], say)
             at, last_save = (epoch + 1, 0), time.monotonic()
-            if improved:
-                save_checkpoint(files["best"], final)
-                _export(model, files["weights"], cfg, scheme, best, len(val_set))
-            _plot(files["log"], files["plot"], say)
             say(_epoch_line(last_row, cfg.epochs, improved))
 
             if epoch + 1 < cfg.epochs:
@@ -298,7 +381,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
             f"stopped ({stopped}) after {where}; saved {files['last']}. Continue with "
             f"`facepoints train --resume --out {out}` (or train() with resume=True)"
         )
-    return _result(cfg, files, last_row, best, at, global_step, elapsed(), stopped, str(device))
+    result = _result(cfg, files, last_row, best, at, global_step, elapsed(), stopped, str(device))
+    extra: dict[str, Any] = {"processes": dist.world_size, "batch_size": batch_size}
+    if dist.distributed:  # every rank must end with the same model, bit for bit
+        extra["rank"] = dist.rank
+        broadcast_buffers(model, dist)
+        extra["ranks_in_sync"] = ranks_agree(state_hash(model), dist)
+        if not extra["ranks_in_sync"]:
+            say("warning: the processes ended with different weights (a bug; please report)")
+    return {**result, "bad_faces": len(bad_faces), **extra}
 
 
 @torch.no_grad()
@@ -308,12 +399,18 @@ def evaluate(
     scheme: Scheme,
     device: torch.device,
     channels_last: bool = False,
+    dist: DistInfo | None = None,
+    amp: torch.dtype | None = None,
 ) -> dict[str, Any]:
-    """`summarize` of the model on a LandmarkDataset's loader, in image pixels."""
+    """`summarize` of the model on a LandmarkDataset's loader, in image pixels. Under several
+    processes (`dist`) the loader holds this rank's share (a Subset) and every rank gets the
+    summary of all the faces. amp: the autocast dtype on CUDA (None: float32)."""
     from ..data.dataset import crop_to_image
     from ..evaluation.metrics import summarize
 
     dataset = loader.dataset
+    if isinstance(dataset, Subset):  # a rank's share of the faces
+        dataset = dataset.dataset
     n = len(dataset)
     if n == 0:
         return {}
@@ -326,9 +423,13 @@ def evaluate(
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         idx = batch["index"].numpy()
-        pred[idx] = model(x).float().cpu().numpy()
+        with torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext():
+            pred[idx] = model(x).float().cpu().numpy()
         mats[idx] = batch["matrix"].numpy()
     model.train(was_training)
+    if dist is not None and dist.distributed:  # each face was predicted by one rank
+        pred = all_reduce_sum(torch.from_numpy(pred), dist).numpy()
+        mats = all_reduce_sum(torch.from_numpy(mats), dist).numpy()
     points = crop_to_image(pred, mats, dataset.input_size)
     return summarize(points, dataset.records.points, scheme)
 
@@ -397,6 +498,15 @@ def _run_files(out: Path) -> dict[str, Path]:
     }
 
 
+def _remove_stale_temporaries(out: Path, files: dict[str, Path]) -> None:
+    """Remove what a killed run left half-written: the temporary files `atomic_write` makes beside
+    the run's files (.last.pt.<random>.tmp, ...); the files themselves are always whole."""
+    for f in files.values():
+        for tmp in out.glob(f".{f.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def _resumed_config(resumed: dict[str, Any], new: TrainConfig) -> TrainConfig:
     """The checkpoint's config, with only the runtime fields (and the folder) of `new`."""
     if "config" not in resumed:
@@ -446,11 +556,96 @@ def _batch_nme(pred: torch.Tensor, target: torch.Tensor, scheme: Scheme) -> floa
     return ((pred.float() - target).norm(dim=-1).mean(1) / norm).mean().item()
 
 
+def _global_batch(batch_size: int, n: int, world: int) -> int:
+    """The faces of one step over all ranks: `batch_size`, or all `n` training faces when fewer
+    (rounded down to a multiple of the ranks). `batch_size` must divide among the ranks."""
+    if batch_size % world:
+        raise ConfigError(
+            f"batch_size {batch_size} is the global batch, split evenly among the processes; "
+            f"it must be a multiple of {world}"
+        )
+    b = min(batch_size, n)
+    b -= b % world
+    if b < 1:
+        raise ConfigError(f"{n} training faces are too few for {world} processes")
+    return b
+
+
+def _shard(dataset, dist: DistInfo):
+    """This rank's share of `dataset`: faces rank, rank + R, ...; all of it single-process."""
+    if not dist.distributed:
+        return dataset
+    return Subset(dataset, range(dist.rank, len(dataset), dist.world_size))
+
+
+class _TrainForward(torch.nn.Module):
+    """A model's `forward_train` as `forward`, the call DistributedDataParallel wraps."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model.forward_train(x)
+
+
+def _ddp(model: torch.nn.Module, dist: DistInfo) -> torch.nn.Module:
+    """`model.forward_train` under DistributedDataParallel: gradients averaged over the ranks
+    during backward, rank 0's buffers given to all at each forward."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [dist.device.index] if dist.device.type == "cuda" else None
+    return DistributedDataParallel(_TrainForward(model), device_ids=ids)
+
+
+class _Precision:
+    """Mixed precision on CUDA: autocast to bf16 (or fp16, with a GradScaler against underflow);
+    anywhere else, or with amp "off", plain float32 steps and no extra checkpoint state."""
+
+    def __init__(self, mode: str, device: torch.device, say: Callable[[str], None]):
+        self.dtype: torch.dtype | None = None
+        if device.type == "cuda" and mode != "off":
+            bf16 = torch.cuda.is_bf16_supported()
+            if mode == "bf16" and not bf16:
+                raise ConfigError("amp bf16: this GPU has no bfloat16; use amp fp16 or off")
+            self.dtype = torch.float16 if mode == "fp16" or not bf16 else torch.bfloat16
+        elif mode in ("bf16", "fp16"):
+            say(f"amp {mode} is for CUDA; training in float32 on {device}")
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        if self.dtype is not None:
+            scaled = " with loss scaling" if self.scaler else ""
+            say(f"mixed precision: {str(self.dtype).removeprefix('torch.')}{scaled}")
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.dtype)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(optimizer)  # skipped when the gradients overflowed
+            self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
 class _Stopper:
     """Why the loop should stop at this step boundary, if it should: Ctrl-C (a second one aborts
     at once), the time limit, or the step limit."""
 
-    def __init__(self, cfg: TrainConfig, t_start: float, global_step: int):
+    def __init__(
+        self, cfg: TrainConfig, t_start: float, global_step: int, dist: DistInfo | None = None
+    ):
+        self.dist = dist
         self.t_start = t_start
         self.limit_s = 60 * cfg.limit_time_minutes if cfg.limit_time_minutes else None
         self.max_steps = cfg.stop_after_steps
@@ -480,9 +675,13 @@ class _Stopper:
         )
 
     def reason(self, global_step: int) -> str | None:
-        if self.interrupted:
+        interrupted = self.interrupted
+        late = self.limit_s is not None and time.monotonic() - self.t_start >= self.limit_s
+        if self.dist is not None and self.dist.distributed:  # all ranks stop at the same step
+            interrupted, late = any_rank([interrupted, late], self.dist)
+        if interrupted:
             return "interrupted"
-        if self.limit_s is not None and time.monotonic() - self.t_start >= self.limit_s:
+        if late:
             return "time limit"
         if self.max_steps is not None and global_step - self.steps_at_start >= self.max_steps:
             return "step limit"

@@ -1,0 +1,163 @@
+"""`facepoints filter PATH... --filter NAME[,NAME...]`: face filters (sunglasses, crown, ...) on
+photos, folders and videos, written below --out under their own names; `--camera N` shows a live
+preview whose keys 1-9 switch the filter; `--list` names the filters.
+
+Exit codes, as predict: 0 every input processed (an image without faces is written unchanged);
+1 some inputs failed (each listed on stderr, one line each; the others are still written);
+2 a usage error (bad option, unknown filter, nothing to do, no display for --camera); others as
+`facepoints` documents for its own errors (e.g. 6: the model cannot be loaded)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "filter",
+        help="face filters (sunglasses, crown, ...) on photos, videos or a camera",
+        description="Draw face filters on every face of photos, folders and videos, written to "
+        "--out under their own names; --camera N: live preview (keys 1-9 switch the filter, "
+        "0 none, q quits). Exit 0: all inputs processed; 1: some failed; 2: usage error.",
+    )
+    p.add_argument("sources", nargs="*", metavar="PATH", help="image files, folders, videos")
+    p.add_argument(
+        "-f",
+        "--filter",
+        dest="filters",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="filters to apply, in order (see --list); may be repeated",
+    )
+    p.add_argument("--list", action="store_true", help="list the filters and exit")
+    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
+    p.add_argument("--detector", help="face detector name (default: the shipped default)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--out", default="runs/filter", help="output folder (default runs/filter)")
+    p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
+    p.add_argument("--camera", type=int, metavar="N", help="live preview of camera N")
+    p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    p.add_argument(
+        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
+    )
+    p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_filter)
+
+
+def _filter(a: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..filters.base import get_filter, list_filters, parse_filter_names
+
+    if a.list:
+        for name in list_filters():
+            print(f"{name:12s} {get_filter(name).description}")
+        return 0
+    start = time.perf_counter()
+    if not a.filters:
+        raise ConfigError("no filter chosen: give --filter NAME[,NAME...] (see --list)")
+    names = parse_filter_names(a.filters)
+    if not names:
+        raise ConfigError("no filter chosen: give --filter NAME[,NAME...] (see --list)")
+    if not a.sources and not a.demo and a.camera is None:
+        raise ConfigError("nothing to do: give images, folders or videos, or --demo or --camera N")
+    if a.threads is not None and a.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {a.threads}")
+    if a.camera is not None:
+        from ..filters.video import check_preview
+
+        check_preview()  # before the model loads: say at once why a preview cannot open
+
+    from ..inference.landmarker import FaceLandmarker
+    from ..inference.sources import collect_inputs
+
+    out = Path(a.out)
+    inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
+    lm = FaceLandmarker(
+        model=a.model,
+        detector=a.detector,
+        backend=a.backend,
+        device=a.device,
+        threads=a.threads,
+        min_face=a.min_face,
+        max_faces=a.max_faces,
+    )
+    images = [i for i in inputs if i.kind != "video"]
+    ok, n_faces, no_face, failures = _run_images(lm, images, names, out, a.no_progress)
+    videos = 0
+    streams = [
+        (i.path, out / i.dest.with_suffix(".mp4"), False) for i in inputs if i.kind == "video"
+    ]
+    if a.camera is not None:
+        streams.append((a.camera, out / f"camera{a.camera}.mp4", True))
+    for source, dest, show in streams:
+        err = _run_video(lm, source, names, dest, show, a.no_progress)
+        if err:
+            failures.append(err)
+        else:
+            videos += 1
+    parts = [_n(ok, "image"), _n(n_faces, "face"), f"{no_face} without faces"]
+    if videos:
+        parts.append(_n(videos, "video"))
+    parts.append(_n(len(failures), "error"))
+    where = f"; wrote {out}" if ok or videos else ""
+    print(f"{', '.join(parts)} in {time.perf_counter() - start:.1f} s{where}")
+    return 1 if failures else 0
+
+
+def _run_images(lm, items, names: list[str], out: Path, no_progress: bool):
+    from tqdm import tqdm
+
+    from ..filters.base import apply_filters
+    from ..inference.sources import load_input, one_line
+    from ..io import save_image
+
+    ok = n_faces = no_face = 0
+    failures: list[str] = []
+    bar = tqdm(
+        items, desc="filter", unit="img", disable=True if no_progress or len(items) < 2 else None
+    )
+    for item in bar:
+        try:
+            rgb = load_input(item)
+            faces = lm.detect(rgb)
+            save_image(out / item.dest, apply_filters(rgb, faces, names))
+            ok += 1
+            n_faces += len(faces)
+            no_face += not faces
+        except Exception as e:  # one bad input never stops the others
+            msg = one_line(e, item.label)
+            failures.append(msg)
+            tqdm.write(f"facepoints: error: {item.label}: {msg}", file=sys.stderr)
+    return ok, n_faces, no_face, failures
+
+
+def _run_video(lm, source, names, dest: Path, show: bool, no_progress: bool) -> str | None:
+    """Filter one video file or camera into `dest` (mp4); None on success, else the error."""
+    from ..errors import ConfigError
+    from ..filters.video import filter_video
+    from ..inference.sources import one_line
+
+    label = f"camera {source}" if isinstance(source, int) else str(source)
+    try:
+        res = filter_video(lm, source, names, dest, show=show, progress=not no_progress)
+    except Exception as e:  # report, and go on with the other inputs
+        if show and isinstance(e, ConfigError):
+            raise  # no camera or no window for the preview: a usage error (exit 2)
+        msg = one_line(e, label)
+        print(f"facepoints: error: {label}: {msg}", file=sys.stderr)
+        return msg
+    print(
+        f"{label}: {res['frames']} frames, {res['faces']} faces, {res['processing_fps']:g} "
+        f"frames/s; wrote {res['out_path'] or 'nothing'}"
+    )
+    return None
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,86 @@
+"""`facepoints serve`: the face-filter web page and its HTTP API (FastAPI, served by uvicorn), on
+127.0.0.1:8000 unless told otherwise. The model loads before the server listens, so a bad
+--model fails at once (exit 6) rather than on the first request."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="the face-filter web page and HTTP API",
+        description="Serve the face-filter page (upload a photo or use the webcam) and the API "
+        "(/api/landmarks, /api/filter, /api/filters; /docs). Listens on 127.0.0.1 unless --host "
+        "says otherwise.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
+    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
+    p.add_argument("--detector", help="face detector name (default: the shipped default)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    p.add_argument("--max-faces", type=int, default=10, metavar="N", help="faces per image (10)")
+    p.add_argument(
+        "--max-upload-mb", type=float, default=10, metavar="MB", help="largest upload (10 MB)"
+    )
+    p.add_argument(
+        "--max-concurrent", type=int, default=2, metavar="N", help="images in work at once (2)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=20, metavar="S", help="time limit per image (20 s)"
+    )
+    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    p.set_defaults(handler=_serve)
+
+
+def _serve(a: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+
+    try:
+        import uvicorn
+
+        from ..serve.app import ServeConfig, create_app
+    except ImportError as e:
+        raise ConfigError(
+            f"serve needs fastapi, uvicorn and python-multipart ({e.name} is missing): "
+            "pip install fastapi uvicorn python-multipart"
+        ) from None
+    if not 0 <= a.port <= 65535:
+        raise ConfigError(f"--port must be 0-65535, got {a.port}")
+    if a.threads is not None and a.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {a.threads}")
+    if not a.max_upload_mb > 0:
+        raise ConfigError(f"--max-upload-mb must be > 0, got {a.max_upload_mb}")
+    cfg = ServeConfig(
+        max_upload_bytes=int(a.max_upload_mb * 1024 * 1024),
+        max_concurrent=a.max_concurrent,
+        timeout_s=a.timeout,
+    )
+    app = create_app(
+        model=a.model,
+        detector=a.detector,
+        config=cfg,
+        backend=a.backend,
+        device=a.device,
+        threads=a.threads,
+        max_faces=a.max_faces,
+    )
+    lm = app.state.landmarker
+    shown = f"[{a.host}]" if ":" in a.host else a.host
+    where = (
+        f"http://{shown}:{a.port}/" if a.port else f"a free port of {shown} (uvicorn says which)"
+    )
+    print(f"facepoints serve: model {lm.name} ({lm.scheme.name}) on {where}", flush=True)
+    uvicorn.run(
+        app,
+        host=a.host,
+        port=a.port,
+        log_level=a.log_level if a.port else "info",
+        limit_concurrency=64,  # connections beyond this get 503 before any work
+        timeout_keep_alive=5,
+        server_header=False,
+    )
+    return 0

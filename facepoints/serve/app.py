@@ -1,0 +1,417 @@
+"""The web demo and its HTTP API: a page (static/) that puts face filters on an uploaded photo or
+on the webcam live, and the endpoints it calls, hardened for a shared machine.
+
+    GET  /                      the page
+    GET  /api/filters           {"filters": [{"name", "description"}]}
+    POST /api/landmarks         multipart field "image" -> {"width", "height", "faces", ...}
+    POST /api/filter?filters=a,b[&format=jpeg|png&quality=N]   multipart "image" -> the image
+    GET  /api/health            {"status": "ok", "model", "scheme"}
+    GET  /docs, /openapi.json   the API's description
+
+Limits (`ServeConfig`): request body size (413), content checked by decoding it (415; a pixel
+limit, 413), a time limit per request (504), at most `max_concurrent` images in work at once
+(others wait up to `queue_wait_s`, then 503), and a slow-upload limit (408). Every error is one
+line of JSON {"error": "..."}; stack traces go to the server's log only. The model loads once,
+when the app is created."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import ConfigError, FacepointsError, ImageError
+
+__all__ = ["ServeConfig", "create_app", "STATIC_DIR"]
+
+STATIC_DIR = Path(__file__).with_name("static")
+_LOG = logging.getLogger("facepoints.serve")
+_Upload = Annotated[UploadFile, File(description="a photo (JPEG, PNG, WebP, BMP, ...)")]
+_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+    "connect-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass
+class ServeConfig:
+    """The server's limits. max_upload_bytes: largest request body (an upload and its form
+    fields); max_pixels: largest decoded image (width x height); timeout_s: longest an image may
+    be in work; max_concurrent: images in work at once; queue_wait_s: how long a request waits
+    for a free slot before 503; upload_timeout_s: longest time to receive a body; jpeg_quality:
+    of returned JPEGs (a request may ask for 50-95)."""
+
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 24_000_000
+    timeout_s: float = 20.0
+    max_concurrent: int = 2
+    queue_wait_s: float = 5.0
+    upload_timeout_s: float = 30.0
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "max_pixels", "max_concurrent"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("timeout_s", "queue_wait_s", "upload_timeout_s"):
+            if not float(getattr(self, name)) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+
+
+def create_app(
+    landmarker: Any = None,
+    *,
+    model: Any = None,
+    detector: Any = None,
+    config: ServeConfig | None = None,
+    warm_up: bool = True,
+    **landmarker_options: Any,
+):
+    """The FastAPI app. `landmarker`: anything with `detect(rgb) -> [Face]` (e.g. a
+    FaceLandmarker); None builds a FaceLandmarker from `model`, `detector` and
+    `landmarker_options` now, so a bad model fails before the server starts. `warm_up` runs one
+    blank image through it so the first request does not pay for loading the detector."""
+    from ..filters.base import apply_filters, get_filter, list_filters, parse_filter_names
+
+    cfg = config or ServeConfig()
+    if landmarker is None:
+        from ..inference.landmarker import FaceLandmarker
+
+        landmarker = FaceLandmarker(model=model, detector=detector, **landmarker_options)
+    if warm_up:
+        landmarker.detect(np.zeros((64, 64, 3), np.uint8))
+    list_filters()  # import the filters now, not in the first request
+    pool = _WorkPool(cfg)
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        pool.shutdown()
+
+    app = FastAPI(
+        title="facepoints",
+        summary="Facial landmarks and face filters",
+        description="Landmarks (JSON) and face filters (images) for uploaded photos. Errors are "
+        'JSON {"error": "..."} with status 400 (bad request), 408 (upload too slow), 413 (too '
+        "large), 415 (not an image), 503 (busy), 504 (timed out).",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.config = cfg
+    app.state.landmarker = landmarker
+    app.add_middleware(_Guard, max_body=cfg.max_upload_bytes + 64 * 1024, cfg=cfg)
+
+    # --- errors: one line of JSON, never a traceback -------------------------------------------
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return JSONResponse({"error": detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
+        msg = "; ".join(parts) or "invalid request"
+        if any(e.get("type") == "missing" for e in exc.errors()):
+            msg += " (send the image as multipart/form-data field 'image')"
+        return JSONResponse({"error": msg}, 400)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):
+        _LOG.exception("error in %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal error"}, 500)
+
+    # --- page ------------------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(
+            STATIC_DIR / "index.html",
+            headers={"Content-Security-Policy": _PAGE_CSP, "Cache-Control": "no-cache"},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, html=False), name="static")
+
+    # --- API -------------------------------------------------------------------------------------
+
+    @app.get("/api/health", tags=["info"])
+    async def health() -> dict:
+        """The server is up; which model it runs."""
+        scheme = getattr(getattr(landmarker, "scheme", None), "name", None)
+        return {"status": "ok", "model": getattr(landmarker, "name", None), "scheme": scheme}
+
+    @app.get("/api/filters", tags=["filters"])
+    async def filters() -> dict:
+        """The filters /api/filter can apply, in the order the page shows them."""
+        names = list_filters()
+        return {"filters": [{"name": n, "description": get_filter(n).description} for n in names]}
+
+    @app.post("/api/landmarks", tags=["landmarks"])
+    async def landmarks(
+        image: _Upload,
+    ) -> dict:
+        """Faces and their landmarks: box, score, points in image pixels, scheme."""
+        data = await _read_upload(image, cfg)
+        started = time.perf_counter()
+
+        def work():
+            rgb = _decode(data, cfg)
+            return rgb.shape, landmarker.detect(rgb)
+
+        shape, faces = await pool.run(work)
+        return {
+            "width": int(shape[1]),
+            "height": int(shape[0]),
+            "faces": [f.to_dict() for f in faces],
+            "ms": round((time.perf_counter() - started) * 1e3, 1),
+        }
+
+    @app.post(
+        "/api/filter",
+        tags=["filters"],
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "image"}},
+    )
+    async def filter_image(
+        image: _Upload,
+        filters: Annotated[str, Query(description="filter names, comma-separated, in order")] = "",
+        format: Annotated[
+            str, Query(pattern="^(jpeg|jpg|png)$", description="jpeg or png")
+        ] = "jpeg",
+        quality: Annotated[int | None, Query(ge=50, le=95, description="JPEG quality")] = None,
+    ):
+        """The photo with the filters drawn on every face (headers X-Faces: faces found,
+        X-Process-Ms: time in work)."""
+        try:
+            names = parse_filter_names(filters)
+        except ConfigError as e:
+            return JSONResponse({"error": str(e)}, 400)
+        data = await _read_upload(image, cfg)
+        started = time.perf_counter()
+        png = format == "png"
+        q = cfg.jpeg_quality if quality is None else int(quality)
+
+        def work():
+            rgb = _decode(data, cfg)
+            faces = landmarker.detect(rgb)
+            return _encode(apply_filters(rgb, faces, names), png, q), len(faces)
+
+        body, n_faces = await pool.run(work)
+        ms = (time.perf_counter() - started) * 1e3
+        return Response(
+            body,
+            media_type="image/png" if png else "image/jpeg",
+            headers={
+                "X-Faces": str(n_faces),
+                "X-Process-Ms": f"{ms:.0f}",
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return app
+
+
+# --- limits ----------------------------------------------------------------------------------------
+
+
+class _WorkPool:
+    """At most `max_concurrent` jobs in worker threads; a request waits `queue_wait_s` for a slot
+    (then 503) and `timeout_s` for its result (then 504). A slot is freed when its job really
+    ends, not when its request gives up, so a stuck job keeps counting against the limit."""
+
+    def __init__(self, cfg: ServeConfig):
+        self.cfg = cfg
+        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # one semaphore per event loop (tests start several)
+            self._loop, self._sem = loop, asyncio.Semaphore(self.cfg.max_concurrent)
+        sem = self._sem
+        try:
+            await asyncio.wait_for(sem.acquire(), self.cfg.queue_wait_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(
+                503,
+                "busy: too many images in work; try again shortly",
+                headers={"Retry-After": "2"},
+            ) from None
+        if self.executor is None:  # made here, so an app can be served again after a shutdown
+            self.executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.cfg.max_concurrent, thread_name_prefix="facepoints-serve"
+            )
+        try:
+            future = loop.run_in_executor(self.executor, fn)
+        except BaseException:
+            sem.release()
+            raise
+        future.add_done_callback(lambda _: sem.release())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.cfg.timeout_s)
+        except asyncio.TimeoutError:
+            raise HTTPException(
+                504, f"timed out: the image took over {self.cfg.timeout_s:g} s"
+            ) from None
+        except ImageError as e:
+            raise HTTPException(*_image_status(e)) from None
+        except ConfigError as e:
+            raise HTTPException(400, " ".join(str(e).split())) from None
+
+    def shutdown(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
+
+
+class _Guard:
+    """ASGI middleware: bodies over `max_body` bytes are refused (413) from their declared
+    length or as they arrive; a body must arrive within `upload_timeout_s` (408); every
+    response says nosniff and no-referrer."""
+
+    def __init__(self, app, max_body: int, cfg: ServeConfig):
+        self.app = app
+        self.max_body = int(max_body)
+        self.cfg = cfg
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send_with_headers)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.max_body
+            except ValueError:
+                return await _json(send_with_headers, 400, "bad Content-Length header")
+            if too_big:
+                return await _json(send_with_headers, 413, self._too_big())
+        try:
+            body = await asyncio.wait_for(self._read(receive), self.cfg.upload_timeout_s)
+        except asyncio.TimeoutError:
+            return await _json(send_with_headers, 408, "upload too slow")
+        if body is None:
+            return await _json(send_with_headers, 413, self._too_big())
+
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send_with_headers)
+
+    async def _read(self, receive) -> bytes | None:
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_big(self) -> str:
+        return f"upload too large (limit {self.cfg.max_upload_bytes // (1024 * 1024)} MB)"
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+async def _read_upload(image: UploadFile, cfg: ServeConfig) -> bytes:
+    data = await image.read()
+    if len(data) > cfg.max_upload_bytes:
+        raise HTTPException(
+            413, f"upload too large (limit {cfg.max_upload_bytes // (1024 * 1024)} MB)"
+        )
+    if not data:
+        raise HTTPException(400, "empty upload")
+    return data
+
+
+def _decode(data: bytes, cfg: ServeConfig) -> np.ndarray:
+    from ..io import decode_image
+
+    return decode_image(data, name="upload", max_pixels=cfg.max_pixels)
+
+
+def _image_status(e: ImageError) -> tuple[int, str]:
+    """(status, one-line message) for an upload that is not a usable image."""
+    msg = " ".join((e.message or str(e)).split())
+    return (413 if msg.startswith("image too large") else 415), msg
+
+
+def _encode(rgb: np.ndarray, png: bool, quality: int) -> bytes:
+    import cv2
+
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    if png:
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise FacepointsError("could not encode the result")
+    return buf.tobytes()
+
+
+async def _json(send, status: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
