@@ -44,6 +44,7 @@ def register(sub) -> None:
         "--threads", type=int, default=1, help="threads for the accuracy pass (timing uses 1)"
     )
     p.add_argument("--out", default="runs/bench", help="folder for bench.json and bench.md")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime rows of models")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_bench)
 
@@ -70,6 +71,7 @@ def _bench(a: argparse.Namespace) -> int:
         timing_faces=a.timing_faces,
         dataset=a.dataset,
         progress=not a.no_progress,
+        onnx=not a.no_onnx,
     )
     faces = next((r["n"] for r in rows if "n" in r), 0)
     title = f"{a.dataset} {a.split}: {faces} faces, the dataset's boxes"

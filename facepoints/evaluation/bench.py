@@ -42,6 +42,7 @@ def run_bench(
     dataset: str = "cuhk5",
     fit_split: str = "train",
     progress: bool = True,
+    onnx: bool = True,
 ) -> list[dict[str, Any]]:
     """Benchmark each model (shipped name, .safetensors file or run folder) and each peer by name
     on the faces of `split` (a fixed random `max_faces` of them when given).
@@ -50,7 +51,8 @@ def run_bench(
     from one pass with `threads` torch threads; ms/face is the median over the first
     `timing_faces` faces, one face per call, on one thread (torch and OpenCV), sources
     interleaved face by face so background load hits all alike; decoding is not timed. A peer
-    that is not installed gets a row that says so."""
+    that is not installed gets a row that says so. With `onnx`, each model also gets a row run by
+    ONNX Runtime (same weights, exported once to the user cache)."""
     from ..data import read_dataset
     from ..peers import PEERS, ModelSource, sample_faces
 
@@ -69,8 +71,13 @@ def run_bench(
     sources = []
     for spec in model_paths:
         src = ModelSource.from_path(spec)
-        rows.append(_row(src.name, "facepoints", notes=f"margin {src.margin:g}"))
+        rows.append(_row(src.name, "facepoints", notes=f"PyTorch; margin {src.margin:g}"))
         sources.append(src)
+        if onnx:
+            from ..peers.base import OnnxModelSource
+
+            rows.append(_row(f"{src.name} (onnxruntime)", "facepoints", notes="ONNX Runtime"))
+            sources.append(OnnxModelSource(spec, threads=1))
 
     fitted = _fit_peers(wanted, dataset, fit_split, data_root, fit_faces, threads, progress)
     for base, linear in wanted:

@@ -35,8 +35,19 @@ class LoadedModel:
 
 
 def list_pretrained() -> list[str]:
-    """Names of the models that ship with facepoints (files in facepoints/weights/)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+    """Names of the landmark models that ship with facepoints (facepoints/weights/*.safetensors
+    holding a model config; the face detector's weights live there too and are left out)."""
+    from safetensors import safe_open
+
+    names = []
+    for p in sorted(WEIGHTS_DIR.glob("*.safetensors")):
+        try:
+            with safe_open(str(p), framework="pt") as f:
+                if "config" in (f.metadata() or {}):
+                    names.append(p.stem)
+        except Exception:  # a damaged file is reported when it is loaded, not listed
+            continue
+    return names
 
 
 def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> LoadedModel:

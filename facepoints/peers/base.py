@@ -112,15 +112,34 @@ class ModelSource(LandmarkSource):
             strict=True,
         )
         x = to_tensor(np.stack(crops), int(self.model.in_channels))
+        return crop_to_image(self._forward(x), np.stack(mats), size).astype(np.float32)
+
+    def _forward(self, x: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            out = self.model(x).float().numpy()
-        return crop_to_image(out, np.stack(mats), size).astype(np.float32)
+            return self.model(x).float().numpy()
 
     @property
     def size_mb(self) -> float:
         if self.path is not None and self.path.is_file():
             return self.path.stat().st_size / 1e6
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values()) / 1e6
+
+
+class OnnxModelSource(ModelSource):
+    """The same facepoints model run by ONNX Runtime (exported once to the user cache)."""
+
+    def __init__(self, spec: str | os.PathLike, threads: int = 1):
+        from ..inference.onnx_backend import OnnxRunner
+        from ..models.pretrained import resolve_model
+
+        loaded = resolve_model(spec)
+        super().__init__(
+            loaded.model, margin=loaded.margin, name=f"{loaded.name} (onnxruntime)", path=loaded.path
+        )
+        self.runner = OnnxRunner(loaded, threads=threads)
+
+    def _forward(self, x: torch.Tensor) -> np.ndarray:
+        return np.asarray(self.runner(x.numpy()), dtype=np.float32)
 
 
 @dataclass(frozen=True)
