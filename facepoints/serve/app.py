@@ -283,6 +283,9 @@ class _WorkPool:
             self.executor = None
 
 
+_DRAIN_FACTOR = 4  # refused bodies up to 4x the limit are read and dropped before answering
+
+
 class _Guard:
     """ASGI middleware: bodies over `max_body` bytes are refused (413) from their declared
     length or as they arrive; a body must arrive within `upload_timeout_s` (408); every
@@ -316,12 +319,15 @@ class _Guard:
             except ValueError:
                 return await _json(send_with_headers, 400, "bad Content-Length header")
             if too_big:
+                if int(declared) <= _DRAIN_FACTOR * self.max_body:
+                    await self._drain(receive)
                 return await _json(send_with_headers, 413, self._too_big())
         try:
             body = await asyncio.wait_for(self._read(receive), self.cfg.upload_timeout_s)
         except asyncio.TimeoutError:
             return await _json(send_with_headers, 408, "upload too slow")
         if body is None:
+            await self._drain(receive)
             return await _json(send_with_headers, 413, self._too_big())
 
         sent = False
@@ -349,6 +355,26 @@ class _Guard:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+    async def _drain(self, receive) -> None:
+        """Read and drop what is left of a refused body (up to a cap, briefly): closing a socket
+        with unread data resets it, and the client would lose the 413 before reading it."""
+        left = _DRAIN_FACTOR * self.max_body
+
+        async def drop() -> None:
+            nonlocal left
+            while left > 0:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                left -= len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
+
+        try:
+            await asyncio.wait_for(drop(), timeout=5.0)
+        except asyncio.TimeoutError:
+            pass
 
     def _too_big(self) -> str:
         return f"upload too large (limit {self.cfg.max_upload_bytes // (1024 * 1024)} MB)"
