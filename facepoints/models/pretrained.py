@@ -86,7 +86,7 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
     else:
         model = load_model(p)
         meta = read_metadata(p)
-    margin = meta.get("margin", 0.2)
+    margin = meta.get("margin", (meta.get("train_config") or {}).get("margin", 0.2))
     if isinstance(margin, str):
         margin = json.loads(margin)
     model.to(device)

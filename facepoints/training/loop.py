@@ -784,6 +784,7 @@ def _export(model, path: Path, cfg: TrainConfig, scheme: Scheme, best: dict, n_v
             "val_faces": n_val,
             "epoch": best["epoch"],
             "scheme": scheme.name,
+            "margin": cfg.margin,
             "dataset": cfg.dataset,
             "train_config": cfg.to_dict(),
         },
