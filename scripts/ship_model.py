@@ -1,0 +1,52 @@
+"""Ship a trained run as a named model: facepoints/weights/NAME.safetensors (the run's best
+weights and metadata, plus the recipe), recipes/NAME.json (the run's config) and
+docs/logs/NAME.csv (its training log, for the time-to-NME figure).
+
+    .venv/bin/python scripts/ship_model.py runs/cuhk5-resnet cuhk5-resnet
+
+The model card (facepoints/weights/NAME.md) is written by hand from `facepoints eval` and
+`facepoints bench` output: test numbers never come from training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from facepoints.io import atomic_write_bytes
+from facepoints.models import load_model, save_model
+from facepoints.models.pretrained import WEIGHTS_DIR
+from facepoints.models.weights import read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", help="the run folder (holds best.safetensors, config.json, log.csv)")
+    ap.add_argument("name", help="the shipped model's name")
+    a = ap.parse_args()
+    run = Path(a.run)
+    meta = read_metadata(run / "best.safetensors")
+    config = json.loads((run / "config.json").read_text())
+    recipe = {k: v for k, v in config.items() if k not in ("resume", "out")}
+    model = load_model(run / "best.safetensors")
+    meta.update({"name": a.name, "recipe": f"recipes/{a.name}.json"})
+    meta.pop("config", None)
+    meta.pop("format", None)
+    save_model(model, WEIGHTS_DIR / f"{a.name}.safetensors", meta)
+    atomic_write_bytes(
+        ROOT / "recipes" / f"{a.name}.json", (json.dumps(recipe, indent=2) + "\n").encode()
+    )
+    (ROOT / "docs" / "logs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "log.csv", ROOT / "docs" / "logs" / f"{a.name}.csv")
+    size = (WEIGHTS_DIR / f"{a.name}.safetensors").stat().st_size / 1e6
+    print(
+        f"shipped {a.name}: {size:.2f} MB, val NME {meta.get('val_nme')}, epoch {meta.get('epoch')}"
+    )
+
+
+if __name__ == "__main__":
+    main()
