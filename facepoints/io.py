@@ -91,6 +91,24 @@ def image_size(path: str | os.PathLike) -> tuple[int, int]:
 _EXIF_ORIENTATION = 0x0112
 
 
+def array_to_rgb(image, color: str = "rgb", name: str = "<array>") -> np.ndarray:
+    """An (H, W, 3) uint8 contiguous RGB array from a grey, grey+1, RGB(A) or BGR(A) uint8 array
+    (`color` says which channel order a 3- or 4-channel array has)."""
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise ImageError(name, f"expected a uint8 image, got dtype {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ImageError(name, f"expected an (H, W, 3) image, got shape {a.shape}")
+    a = a[..., :3]
+    if color == "bgr":
+        a = a[..., ::-1]
+    return np.ascontiguousarray(a)
+
+
 def to_rgb(im) -> np.ndarray:
     """A PIL image of any mode as (H, W, 3) uint8 RGB (alpha over white, 16-bit scaled)."""
     if im.mode in ("I;16", "I;16B", "I;16L", "I"):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, ConfigError, ImageError
+from ..errors import CheckpointError, ConfigError
 from ..schemes import Scheme
 
 __all__ = ["Face", "FaceLandmarker", "as_rgb_image"]
@@ -285,19 +285,9 @@ def as_rgb_image(image: Any, color: str = "rgb") -> np.ndarray:
         from ..io import to_rgb
 
         return to_rgb(image)
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise ImageError("<array>", f"expected a uint8 image, got dtype {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-        raise ImageError("<array>", f"expected an (H, W, 3) image, got shape {a.shape}")
-    a = a[..., :3]
-    if color == "bgr":
-        a = a[..., ::-1]
-    return np.ascontiguousarray(a)
+    from ..io import array_to_rgb
+
+    return array_to_rgb(image, color=color)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigError, ImageError
+from ...errors import ConfigError
 
 __all__ = [
     "Detection",
@@ -205,16 +205,9 @@ def write_box_maps(maps: dict[str, BoxMap], path: str | Path | None = None, note
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """An (H, W, 3) uint8 contiguous view/copy of a grey, grey+1, RGB or RGBA uint8 array."""
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise ImageError("<array>", f"expected a uint8 image, got dtype {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-        raise ImageError("<array>", f"expected an (H, W, 3) RGB image, got shape {a.shape}")
-    return np.ascontiguousarray(a[..., :3])
+    from ...io import array_to_rgb
+
+    return array_to_rgb(image)
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
