@@ -247,12 +247,17 @@ def test_ctrl_c_saves_and_resumes(make_cfg, monkeypatch):
         return wing(pred, target)
 
     monkeypatch.setitem(LOSSES._items, "wing_ctrl_c", interrupting_wing)
-    whole = train(make_cfg("whole"), progress=False)
-    part = train(make_cfg("ctrl_c", loss="wing_ctrl_c"), progress=False)
-    assert part["stopped"] == "interrupted"
-    assert (part["epochs_done"], part["step_in_epoch"]) == (1, 3)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    part = train(make_cfg("ctrl_c", resume=True), progress=False)
+    # a background job may start with SIGINT ignored; the loop must restore whatever was there
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        whole = train(make_cfg("whole"), progress=False)
+        part = train(make_cfg("ctrl_c", loss="wing_ctrl_c"), progress=False)
+        assert part["stopped"] == "interrupted"
+        assert (part["epochs_done"], part["step_in_epoch"]) == (1, 3)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        part = train(make_cfg("ctrl_c", resume=True), progress=False)
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert part["finished"]
     _same_weights(whole, part)
     assert _rows(whole) == _rows(part)
