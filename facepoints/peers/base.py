@@ -134,7 +134,10 @@ class OnnxModelSource(ModelSource):
 
         loaded = resolve_model(spec)
         super().__init__(
-            loaded.model, margin=loaded.margin, name=f"{loaded.name} (onnxruntime)", path=loaded.path
+            loaded.model,
+            margin=loaded.margin,
+            name=f"{loaded.name} (onnxruntime)",
+            path=loaded.path,
         )
         self.runner = OnnxRunner(loaded, threads=threads)
 
