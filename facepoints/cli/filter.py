@@ -41,7 +41,14 @@ def register(sub) -> None:
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--camera", type=int, metavar="N", help="live preview of camera N")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
+        "when other jobs share the cores)",
+    )
     p.add_argument(
         "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
     )

@@ -65,7 +65,14 @@ def register(sub) -> None:
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--camera", type=int, metavar="N", help="run on camera N (needs video support)")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
+        "when other jobs share the cores)",
+    )
     p.add_argument(
         "--workers",
         type=int,

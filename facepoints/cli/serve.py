@@ -21,7 +21,14 @@ def register(sub) -> None:
     p.add_argument("--detector", help="face detector name (default: the shipped default)")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the model")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
+        "when other jobs share the cores)",
+    )
     p.add_argument("--max-faces", type=int, default=10, metavar="N", help="faces per image (10)")
     p.add_argument(
         "--max-upload-mb", type=float, default=10, metavar="MB", help="largest upload (10 MB)"
