@@ -25,3 +25,19 @@ def report_skipped(records_or_list) -> None:
         print(f"skipped {b}", file=sys.stderr)
     if skipped:
         print(f"{len(skipped)} bad line(s) skipped", file=sys.stderr)
+
+
+def add_landmarker_options(p: argparse.ArgumentParser) -> None:
+    """--model, --detector, --backend, --device, --threads: how a FaceLandmarker is built."""
+    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
+    p.add_argument("--detector", help="face detector name (default: the shipped default)")
+    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
+        "when other jobs share the cores)",
+    )

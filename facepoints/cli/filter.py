@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .common import add_landmarker_options
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -33,22 +35,11 @@ def register(sub) -> None:
         help="filters to apply, in order (see --list); may be repeated",
     )
     p.add_argument("--list", action="store_true", help="list the filters and exit")
-    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
-    p.add_argument("--detector", help="face detector name (default: the shipped default)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    add_landmarker_options(p)
     p.add_argument("--out", default="runs/filter", help="output folder (default runs/filter)")
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--camera", type=int, metavar="N", help="live preview of camera N")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
-        "when other jobs share the cores)",
-    )
     p.add_argument(
         "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
     )

@@ -29,6 +29,7 @@ from pathlib import Path
 from ..inference.sources import collect_inputs as _collect
 from ..inference.sources import load_input as _load
 from ..inference.sources import one_line
+from .common import add_landmarker_options
 
 
 def register(sub) -> None:
@@ -40,10 +41,7 @@ def register(sub) -> None:
         "failed (listed on stderr); 2: usage error.",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="image files, folders, videos")
-    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
-    p.add_argument("--detector", help="face detector name (default: the shipped default)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    add_landmarker_options(p)
     p.add_argument("--out", default="runs/predict", help="output folder (default runs/predict)")
     p.add_argument(
         "--save",
@@ -65,14 +63,6 @@ def register(sub) -> None:
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--camera", type=int, metavar="N", help="run on camera N (needs video support)")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
-        "when other jobs share the cores)",
-    )
     p.add_argument(
         "--workers",
         type=int,

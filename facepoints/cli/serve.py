@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from .common import add_landmarker_options
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -17,18 +19,7 @@ def register(sub) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
-    p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
-    p.add_argument("--detector", help="face detector name (default: the shipped default)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help="CPU threads for the model (default 1: fastest for per-face work, and robust "
-        "when other jobs share the cores)",
-    )
+    add_landmarker_options(p)
     p.add_argument("--max-faces", type=int, default=10, metavar="N", help="faces per image (10)")
     p.add_argument(
         "--max-upload-mb", type=float, default=10, metavar="MB", help="largest upload (10 MB)"
