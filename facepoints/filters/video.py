@@ -43,7 +43,7 @@ def filter_video(
     stopped ("end", "max_frames", "user", "interrupted"), out_path."""
     import cv2
 
-    from ..inference.video import _open_writer, _PendingFile, _progress, _read, open_capture
+    from ..inference.video import _open_writer, _PendingFile, _progress, open_capture, read_frame
 
     chosen = parse_filter_names(filters)
     if max_frames is not None and int(max_frames) < 0:
@@ -70,11 +70,9 @@ def filter_video(
     start = time.perf_counter()
     try:
         while max_frames is None or frames < int(max_frames):
-            ok, frame = _read(cap)
-            if not ok:
+            frame = read_frame(cap)
+            if frame is None:
                 break
-            if frame.ndim == 2:
-                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             size = (frame.shape[1], frame.shape[0])
             faces = tracker.update(frame, t=frames / fps, color="bgr")
             faces_total += len(faces)

@@ -81,11 +81,9 @@ def process_video(
     start = time.perf_counter()
     try:
         while max_frames is None or frames < int(max_frames):
-            ok, frame = _read(cap)
-            if not ok:
+            frame = read_frame(cap)
+            if frame is None:
                 break
-            if frame.ndim == 2:
-                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             size = (frame.shape[1], frame.shape[0])
             t = frames / fps
             faces = tracker.update(frame, t=t, color="bgr")
@@ -238,17 +236,20 @@ def _open_writer(path: Path, fps: float, size: tuple[int, int]):
     return writer
 
 
-def _read(cap) -> tuple[bool, np.ndarray | None]:
-    """The next frame; a decoding error ends the stream like its end does."""
+def read_frame(cap) -> np.ndarray | None:
+    """The next frame as (H, W, 3) BGR, or None at the end; a decoding error ends the stream
+    like its end does."""
     import cv2
 
     try:
         ok, frame = cap.read()
     except cv2.error:
-        return False, None
+        return None
     if not ok or frame is None or frame.size == 0:
-        return False, None
-    return True, frame
+        return None
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    return frame
 
 
 class _Window:
