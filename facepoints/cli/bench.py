@@ -32,6 +32,11 @@ def register(sub) -> None:
         help=f"comma-separated peers, or none (default: {','.join(DEFAULT_PEERS)})",
     )
     p.add_argument(
+        "--fit-split",
+        default="train",
+        help="the split whose faces fit each peer's box and map (default: train)",
+    )
+    p.add_argument(
         "--fit-faces",
         type=int,
         default=300,
@@ -52,7 +57,7 @@ def register(sub) -> None:
 def _bench(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..evaluation.bench import format_bench, run_bench
+    from ..evaluation.bench import format_attributes, format_bench, run_bench
     from ..evaluation.report import write_json
     from ..io import atomic_write_bytes
     from ..models.pretrained import list_pretrained
@@ -68,6 +73,7 @@ def _bench(a: argparse.Namespace) -> int:
         threads=a.threads,
         peers=peers,
         fit_faces=a.fit_faces,
+        fit_split=a.fit_split,
         timing_faces=a.timing_faces,
         dataset=a.dataset,
         progress=not a.no_progress,
@@ -76,6 +82,9 @@ def _bench(a: argparse.Namespace) -> int:
     faces = next((r["n"] for r in rows if "n" in r), 0)
     title = f"{a.dataset} {a.split}: {faces} faces, the dataset's boxes"
     table = format_bench(rows)
+    attributes = format_attributes(rows)
+    if attributes:
+        table += "\n\nBy attribute:\n\n" + attributes
     print(title)
     print(table)
     out = Path(a.out)
@@ -84,6 +93,7 @@ def _bench(a: argparse.Namespace) -> int:
         "peers": peers,
         "max_faces": a.max_faces,
         "fit_faces": a.fit_faces,
+        "fit_split": a.fit_split,
         "timing_faces": a.timing_faces,
         "threads": a.threads,
     }

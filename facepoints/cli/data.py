@@ -50,6 +50,41 @@ def register(sub) -> None:
     sh.add_argument("--out", default="runs/show.jpg", help="output image")
     sh.set_defaults(handler=_show)
 
+    ft = dsub.add_parser(
+        "fit-teachers",
+        help="fit the dense teachers' box, mesh map and fusion on human labels",
+        description="Fit what the 68-point teachers (dlib68, mediapipe) need: dlib's box "
+        "adapter on CUHK training faces, and on the WFLW sample's tune half the mesh vertex "
+        "and fusion weight of each point. Writes facepoints/peers/teachers.json (or --out).",
+    )
+    ft.add_argument("--cuhk-root", required=True, help="the cuhk5 folder (its training list)")
+    ft.add_argument("--wflw-root", required=True, help="the WFLW folder (its sample's tune half)")
+    ft.add_argument("--fit-faces", type=int, default=300, help="CUHK faces for dlib's box")
+    ft.add_argument("--out", help="where to write (default: the shipped teachers.json)")
+    ft.set_defaults(handler=_fit_teachers)
+
+    pl = dsub.add_parser(
+        "pseudolabel",
+        help="label a dataset's faces with 68 points from teacher models",
+        description="Run the teachers over every face of a dataset's splits (with its boxes) and "
+        "write OUT/labels.txt: fused 68 points, the teachers' disagreement, the error against "
+        "the dataset's own 5 human points and a status (ok / disagree / human / single). "
+        "Resumes an interrupted run; a finished one is reused.",
+    )
+    pl.add_argument("--data-root", help="the dataset folder (default: the user data folder)")
+    pl.add_argument("--dataset", default="cuhk5", help="dataset name (default: cuhk5)")
+    pl.add_argument("--splits", default="train,test", help="comma-separated (default train,test)")
+    pl.add_argument(
+        "--teacher", default="dlib68,mediapipe", help="teachers (default: dlib68,mediapipe)"
+    )
+    pl.add_argument("--max-disagreement", type=float, default=0.10, help="(default 0.10)")
+    pl.add_argument("--max-human-error", type=float, default=0.10, help="(default 0.10)")
+    pl.add_argument("--max-faces", type=int, help="only the first N faces of each split (a quick look)")
+    pl.add_argument("--out", default="runs/pseudo68", help="output folder (default runs/pseudo68)")
+    pl.add_argument("--force", action="store_true", help="redo a finished or partial run")
+    pl.add_argument("--no-progress", action="store_true")
+    pl.set_defaults(handler=_pseudolabel)
+
 
 def _download(a: argparse.Namespace) -> int:
     from ..data.download import download_dataset
@@ -116,5 +151,58 @@ def _show(a: argparse.Namespace) -> int:
         images=a.images,
         skip_bad=a.skip_bad,
     )
+    print(f"wrote {path}")
+    return 0
+
+
+def _fit_teachers(a: argparse.Namespace) -> int:
+    import json
+
+    from ..data import read_dataset
+    from ..peers.teachers import fit_teachers, write_teacher_config
+
+    cuhk = read_dataset("cuhk5", "train", a.cuhk_root)
+    tune = read_dataset("wflw68", "tune", a.wflw_root)
+    cfg = fit_teachers(tune, cuhk, fit_faces=a.fit_faces)
+    path = write_teacher_config(cfg, a.out)
+    print(json.dumps(cfg["tune_nme"], indent=1))
+    print(f"wrote {path}")
+    return 0
+
+
+def _pseudolabel(a: argparse.Namespace) -> int:
+    from ..data import read_dataset
+    from ..data.paths import resolve_data_root
+    from ..errors import ConfigError
+
+    wanted = [t.strip() for t in a.teacher.split(",") if t.strip()]
+    if sorted(wanted) != ["dlib68", "mediapipe"]:
+        raise ConfigError(
+            f"--teacher {a.teacher}: the teachers are dlib68,mediapipe (both, fused per point)"
+        )
+    from ..data.pseudolabel import pseudolabel
+    from ..peers.teachers import Teachers
+
+    splits = [s.strip() for s in a.splits.split(",") if s.strip()]
+    records = [read_dataset(a.dataset, s, a.data_root) for s in splits]
+    if a.max_faces:
+        records = [r.subset(slice(0, a.max_faces)) for r in records]
+    root = resolve_data_root(a.dataset, a.data_root)
+    path = pseudolabel(
+        records,
+        a.out,
+        images_root=root,
+        teachers=Teachers(),
+        source=f"{a.dataset} {','.join(splits)}",
+        max_disagreement=a.max_disagreement,
+        max_human_error=a.max_human_error,
+        force=a.force,
+        progress=not a.no_progress,
+    )
+    from ..data.pseudolabel import read_pseudolabels
+
+    faces = read_pseudolabels(path, status=None)
+    counts = {s: faces.sources.count(s) for s in sorted(set(faces.sources))}
+    print(f"{len(faces)} faces: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     print(f"wrote {path}")
     return 0

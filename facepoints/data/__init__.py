@@ -83,6 +83,77 @@ class WFLWInfo(DatasetInfo):
         return read_wflw(root, split, skip_bad=skip_bad)
 
 
+# The WFLW sample's halves for the dense model: photos split at random (seed 0); "tune" fits the
+# teachers' maps and fine-tunes the student, "heldout" is only ever evaluated on.
+WFLW68_HELDOUT_FRACTION = 0.5
+WFLW68_SEED = 0
+
+
+@DATASETS.register("wflw68")
+class WFLW68Info(DatasetInfo):
+    """WFLW's faces as 68 iBUG points (98 -> 68 projection) with CUHK-convention boxes from the
+    annotated geometry, in two halves by photo: "tune" and "heldout" ("test": both)."""
+
+    name = "wflw68"
+    scheme = "ibug68"
+    splits = ("tune", "heldout", "test")
+
+    def matches(self, root: Path) -> bool:
+        return False  # never guessed from a folder: WFLW's own layout reads as "wflw"
+
+    def has_split(self, root: Path, split: str) -> bool:
+        return split in self.splits and WFLWInfo().has_split(root, "test")
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        from ..inference.boxes import box_from_points
+        from ..schemes import IBUG68, project
+        from .wflw import read_wflw
+
+        if split not in self.splits:
+            raise DataError(root, f"wflw68 has splits {', '.join(self.splits)}, not {split!r}")
+        r = read_wflw(root, "test", skip_bad=skip_bad)
+        faces = FaceRecords(
+            scheme=IBUG68,
+            images=r.images,
+            boxes=box_from_points(r.points, r.scheme),
+            points=project(r.points, r.scheme, IBUG68),
+            sources=r.sources,
+            attributes=r.attributes,
+            name=f"wflw68 {split}",
+            skipped=r.skipped,
+        )
+        if split == "test":
+            return faces
+        tune, heldout = faces.split_by_image(WFLW68_HELDOUT_FRACTION, WFLW68_SEED)
+        return tune if split == "tune" else heldout
+
+
+@DATASETS.register("pseudo68")
+class Pseudo68Info(DatasetInfo):
+    """A folder written by `facepoints data pseudolabel`: "train" is its faces with status ok,
+    "all" every face."""
+
+    name = "pseudo68"
+    scheme = "ibug68"
+    splits = ("train", "all")
+
+    def matches(self, root: Path) -> bool:
+        from .pseudolabel import LABELS_FILE
+
+        return (root / LABELS_FILE).is_file()
+
+    def has_split(self, root: Path, split: str) -> bool:
+        return split in self.splits and self.matches(root)
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        from .pseudolabel import LABELS_FILE, read_pseudolabels
+
+        if split not in self.splits:
+            raise DataError(root, f"pseudo68 has splits {', '.join(self.splits)}, not {split!r}")
+        status = ("ok",) if split == "train" else None
+        return read_pseudolabels(root / LABELS_FILE, status=status, skip_bad=skip_bad)
+
+
 def detect_dataset(root: str | Path) -> str:
     """The name of the dataset whose layout `root` holds."""
     root = Path(root)

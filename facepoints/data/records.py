@@ -73,3 +73,12 @@ class FaceRecords:
         order = rng.permutation(len(self))
         n_val = int(round(len(self) * val_fraction))
         return self.subset(np.sort(order[n_val:])), self.subset(np.sort(order[:n_val]))
+
+    def split_by_image(self, fraction: float, seed: int = 0) -> tuple[FaceRecords, FaceRecords]:
+        """A reproducible random split (rest, part) where `part` holds about `fraction` of the
+        faces and every photo's faces fall on one side (for lists with several faces a photo)."""
+        photos = sorted({str(p) for p in self.images})
+        rng = np.random.default_rng(seed)
+        chosen = set(rng.permutation(len(photos))[: int(round(len(photos) * fraction))].tolist())
+        part = np.array([photos.index(str(p)) in chosen for p in self.images], dtype=bool)
+        return self.subset(~part), self.subset(part)

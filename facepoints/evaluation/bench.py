@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..schemes import project
 from .report import format_table
 
-__all__ = ["DEFAULT_PEERS", "LINEAR_SUFFIX", "run_bench", "format_bench"]
+__all__ = ["DEFAULT_PEERS", "LINEAR_SUFFIX", "run_bench", "format_bench", "format_attributes"]
 
 DEFAULT_PEERS = ("dlib68", "dlib68-linear", "mtcnn-onet")
 LINEAR_SUFFIX = "-linear"  # "<peer>-linear": the peer with a linear output map
@@ -109,12 +109,21 @@ def run_bench(
     )
     times = _time_all(records, timing_images, [s for _, s in live])
 
-    from .metrics import summarize
+    from .metrics import summarize, summarize_subsets
 
     for (row, src), pred, ms in zip(live, preds, times, strict=True):
         pred = project(pred, src.scheme, records.scheme)
         s = summarize(pred, records.points, records.scheme, thresholds=(_THRESHOLD,))
         row.update({k: v for k, v in s.items() if k != "per_face" and not _is_array(v)})
+        if records.attributes:  # WFLW: NME and FR of each attribute's faces
+            subsets = summarize_subsets(
+                pred, records.points, records.scheme, records.attributes, thresholds=(_THRESHOLD,)
+            )
+            row["attributes"] = {
+                name: {k: sub[k] for k in ("n", "nme", f"fr@{_THRESHOLD:.2f}")}
+                for name, sub in subsets.items()
+                if name != "all"
+            }
         row["ms_per_face"] = ms
         row["timed_faces"] = len(timing_images)
         row["size_mb"] = float(src.size_mb)
@@ -138,6 +147,23 @@ def format_bench(rows: Sequence[dict[str, Any]]) -> str:
         ("notes", "Notes", None),
     ]
     return format_table(rows, columns, style="markdown")
+
+
+def format_attributes(rows: Sequence[dict[str, Any]]) -> str:
+    """NME (and FR) of each source on each attribute's faces, as a Markdown table; empty when
+    the faces carry no attributes."""
+    live = [r for r in rows if r.get("attributes")]
+    if not live:
+        return ""
+    names = list(live[0]["attributes"])
+    fr = f"fr@{_THRESHOLD:.2f}"
+    head = ["Source", "All"] + [f"{n} ({live[0]['attributes'][n]['n']})" for n in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in live:
+        cells = [r["source"], f"{r['nme']:.2%} / {r[fr]:.1%}"]
+        cells += [f"{r['attributes'][n]['nme']:.2%} / {r['attributes'][n][fr]:.1%}" for n in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nEach cell: NME / FR@10%.\n"
 
 
 # --- helpers -------------------------------------------------------------------------------------

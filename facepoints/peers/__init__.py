@@ -1,9 +1,10 @@
-"""Other tools' landmark predictors (dlib's 68-point model, MTCNN's ONet) behind one interface,
+"""Other tools' landmark predictors (dlib's 68-point model, MediaPipe Face Mesh, MTCNN's ONet,
+and the dense teachers fused) behind one interface,
 for side-by-side benchmarks. Each peer is optional: `PEERS.get(name).available()` says whether
 its package and model file are installed."""
 
 # Importing the peer files registers them; none imports its optional package until used.
-from . import dlib68, mtcnn_onet  # noqa: F401
+from . import dlib68, mediapipe_mesh, mtcnn_onet, teachers  # noqa: F401
 from .base import (
     DEFAULT_BOX_GRID,
     PEERS,

@@ -61,6 +61,9 @@ class TrainConfig:
     model_kwargs: dict = field(default_factory=dict)
     input_size: int | None = None  # None: the model's default
     in_channels: int | None = None  # None: the model's default (1 grey, 3 RGB)
+    # start from these weights (shipped name, .safetensors, .pt or run folder): fine-tuning;
+    # the model above must have the same shapes
+    init: str | None = None
     # optimisation
     loss: str = "wing"  # a name of facepoints.training.LOSSES
     optimizer: str = "adamw"

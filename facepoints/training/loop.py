@@ -148,6 +148,8 @@ def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
     sizes = {"input_size": cfg.input_size, "in_channels": cfg.in_channels}
     kwargs = {**cfg.model_kwargs, **{k: v for k, v in sizes.items() if v is not None}}
     model = create_model(cfg.model, num_points=scheme.num_points, **kwargs)
+    if cfg.init and resumed is None:
+        _load_init(model, cfg.init)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -818,3 +820,18 @@ def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) 
         "elapsed_s": elapsed_s,
         **{k: str(v) for k, v in files.items()},
     }
+
+
+def _load_init(model: torch.nn.Module, spec: str) -> None:
+    """Copy the weights of `spec` (any model spec) into `model`: every tensor, same shapes."""
+    from ..models.pretrained import resolve_model
+
+    source = resolve_model(spec).model.state_dict()
+    mine = model.state_dict()
+    wrong = [k for k in mine if k not in source or source[k].shape != mine[k].shape]
+    if wrong or len(source) != len(mine):
+        raise ConfigError(
+            f"init {spec}: its weights do not fit this model ({len(wrong)} of {len(mine)} "
+            f"tensors missing or of another shape, e.g. {wrong[:3]})"
+        )
+    model.load_state_dict(source)
