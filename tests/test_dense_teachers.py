@@ -50,7 +50,9 @@ def test_mediapipe_mesh_lands_on_cuhk_human_points(cuhk_faces):
 
     mesh = MediaPipeMesh()
     images = load_images(cuhk_faces)
-    verts = np.stack([mesh.predict_mesh(im, b[None])[0] for im, b in zip(images, cuhk_faces.boxes)])
+    verts = np.stack(
+        [mesh.predict_mesh(im, b[None])[0] for im, b in zip(images, cuhk_faces.boxes, strict=True)]
+    )
     assert verts.shape == (12, 478, 2)
     found = ~np.isnan(verts[:, 0, 0])
     assert found.sum() >= 10

@@ -261,3 +261,17 @@ def test_ctrl_c_saves_and_resumes(make_cfg, monkeypatch):
     assert part["finished"]
     _same_weights(whole, part)
     assert _rows(whole) == _rows(part)
+
+
+@pytest.mark.slow
+def test_init_fine_tunes_from_weights_and_logs_them_as_epoch_0(make_cfg):
+    base = train(make_cfg("base", epochs=1), progress=False)
+    # the same validation faces: the starting weights score exactly what the base run scored
+    tuned = train(make_cfg("tuned", epochs=1, init=base["out"], lr=1e-4), progress=False)
+    rows = _rows(tuned)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert float(rows[0]["val_nme"]) == pytest.approx(base["val_nme"], rel=1e-5)
+    # the best is never worse than the start
+    assert tuned["best_metric"] <= float(rows[0]["val_nme"])
+    with pytest.raises(ConfigError, match="do not fit"):
+        train(make_cfg("wrong", model="lenet", init=base["out"]), progress=False)

@@ -95,7 +95,7 @@ def run_bench(
             _row(
                 name,
                 "peer",
-                notes=f"{src.mapping}; {src.adapter} (fit on {got['faces']} train faces)",
+                notes=f"{src.mapping}; {src.adapter} (fit on {got['faces']} {fit_split} faces)",
                 box=src.adapter.as_dict(),
                 mapping=src.mapping,
                 fit=got["info"],

@@ -1,4 +1,5 @@
-"""Face filters drawn by code (sunglasses, crown, moustache, dog, clown, big eyes, align): each
+"""Face filters drawn by code (sunglasses, crown, moustache, dog, clown, big eyes, lipstick,
+align): each
 file registers one filter in `FILTERS`; `apply_filters(image, faces, names)` runs them.
 
     from facepoints.filters import apply_filters, list_filters
@@ -7,7 +8,16 @@ file registers one filter in `FILTERS`; `apply_filters(image, faces, names)` run
 
 from __future__ import annotations
 
-from . import align, big_eyes, clown, crown, dog, moustache, sunglasses  # noqa: F401  (register)
+from . import (  # noqa: F401  (register)
+    align,
+    big_eyes,
+    clown,
+    crown,
+    dog,
+    lipstick,
+    moustache,
+    sunglasses,
+)
 from .base import FILTERS, Filter, Overlay, apply_filters, get_filter, list_filters
 
 __all__ = ["FILTERS", "Filter", "Overlay", "apply_filters", "get_filter", "list_filters"]

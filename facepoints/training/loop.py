@@ -263,6 +263,19 @@ def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
     def elapsed() -> float:
         return elapsed_before + (time.monotonic() - t_start)
 
+    if cfg.init and resumed is None and len(val_set):
+        # fine-tuning: the starting weights are epoch 0, so the run's best is never worse than
+        # where it started (on these validation faces)
+        val = evaluate(model, val_loader, scheme, device, cfg.channels_last, dist, precision.dtype)
+        best = {"metric": float(val["nme"]), "epoch": 0}
+        if dist.is_main:
+            row = {"epoch": 0, "step": 0, "train_loss": None, "train_nme": None}
+            row.update({"val_nme": val["nme"], "val_fr": val["fr@0.10"], "lr": 0.0})
+            _append_log(files["log"], {**row, "elapsed_s": 0.0})
+            save_checkpoint(files["best"], state(0, 0))
+            _export(model, files["weights"], cfg, scheme, best, len(val_set))
+        say(f"init {cfg.init}: val NME {val['nme']:.2%}, FR {val['fr@0.10']:.2%} (epoch 0)")
+
     stopper = _Stopper(cfg, t_start, global_step, dist)
     stopped: str | None = None
     at = (start_epoch, start_step)  # (epochs done, steps done in the next) of the last save
