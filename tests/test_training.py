@@ -275,3 +275,23 @@ def test_init_fine_tunes_from_weights_and_logs_them_as_epoch_0(make_cfg):
     assert tuned["best_metric"] <= float(rows[0]["val_nme"])
     with pytest.raises(ConfigError, match="do not fit"):
         train(make_cfg("wrong", model="lenet", init=base["out"]), progress=False)
+
+
+@pytest.mark.slow
+def test_mixed_precision_on_cpu_steps_scales_and_resumes(make_cfg):
+    """The mixed-precision path that CUDA runs (autocast, fp16 loss scaling and its state in the
+    checkpoint), exercised on the CPU."""
+    whole = train(make_cfg("fp16", amp="fp16"), progress=False)
+    assert "scaler" in load_checkpoint(whole["last"])  # the loss scale is part of the state
+    part = train(make_cfg("fp16-parts", amp="fp16", stop_after_steps=11), progress=False)
+    part = train(make_cfg("fp16-parts", amp="fp16", resume=True), progress=False)
+    _same_weights(whole, part)
+    assert _rows(whole) == _rows(part)
+
+    plain = train(make_cfg("fp32", epochs=3), progress=False)
+    bf16 = train(make_cfg("bf16", amp="bf16", epochs=3), progress=False)
+    rows = _rows(bf16)
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
+    assert math.isfinite(bf16["val_nme"]) and 0 < bf16["val_nme"] < 1
+    assert "scaler" not in load_checkpoint(bf16["last"])  # bf16 needs no loss scaling
+    assert _rows(plain) != rows  # autocast really ran in bfloat16

@@ -25,7 +25,7 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "step", "onecycle", "none")
-AMP_MODES = ("auto", "off", "bf16", "fp16")  # mixed precision, CUDA only
+AMP_MODES = ("auto", "off", "bf16", "fp16")  # mixed precision (CPU: bf16/fp16 when asked)
 
 # Fields that only say how to run, not what is trained: a resumed run takes these from the new
 # config and everything else from its checkpoint, so the run it continues stays the same run.
@@ -80,8 +80,8 @@ class TrainConfig:
     workers: int = 2  # DataLoader worker processes; 0: load in the main process
     device: str = "auto"  # "auto" (cuda when available), "cpu", "cuda", "cuda:1", "mps"
     channels_last: bool = False
-    # mixed precision on CUDA: auto (bf16 where the GPU has it, else fp16 with loss scaling),
-    # bf16, fp16, off; the CPU always trains in float32
+    # mixed precision: auto (on CUDA bf16 where the GPU has it, else fp16 with loss scaling; on
+    # the CPU float32), bf16, fp16 (with loss scaling; on the CPU too), off
     amp: str = "auto"
     out: str = "runs/train"  # the run folder
     resume: bool = False  # continue from out/last.pt, to the step

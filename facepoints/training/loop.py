@@ -614,27 +614,33 @@ def _ddp(model: torch.nn.Module, dist: DistInfo) -> torch.nn.Module:
 
 
 class _Precision:
-    """Mixed precision on CUDA: autocast to bf16 (or fp16, with a GradScaler against underflow);
-    anywhere else, or with amp "off", plain float32 steps and no extra checkpoint state."""
+    """Mixed precision: autocast to bf16 (or fp16, with a GradScaler against underflow). On CUDA
+    "auto" picks bf16 where the GPU has it, else fp16; on the CPU only an explicit bf16 or fp16
+    turns it on (worth it on CPUs with bf16 units; the same code path as on a GPU, so it is tested
+    without one); "off", or "auto" off CUDA, trains in plain float32 with no extra state."""
 
     def __init__(self, mode: str, device: torch.device, say: Callable[[str], None]):
         self.dtype: torch.dtype | None = None
+        self.device_type = device.type
         if device.type == "cuda" and mode != "off":
             bf16 = torch.cuda.is_bf16_supported()
             if mode == "bf16" and not bf16:
                 raise ConfigError("amp bf16: this GPU has no bfloat16; use amp fp16 or off")
             self.dtype = torch.float16 if mode == "fp16" or not bf16 else torch.bfloat16
+        elif device.type == "cpu" and mode in ("bf16", "fp16"):
+            self.dtype = torch.bfloat16 if mode == "bf16" else torch.float16
         elif mode in ("bf16", "fp16"):
-            say(f"amp {mode} is for CUDA; training in float32 on {device}")
-        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+            say(f"amp {mode} is for CUDA and the CPU; training in float32 on {device}")
+        fp16 = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(device.type) if fp16 else None
         if self.dtype is not None:
             scaled = " with loss scaling" if self.scaler else ""
-            say(f"mixed precision: {str(self.dtype).removeprefix('torch.')}{scaled}")
+            say(f"mixed precision: {str(self.dtype).removeprefix('torch.')}{scaled} on {device}")
 
     def autocast(self):
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.dtype)
+        return torch.autocast(self.device_type, dtype=self.dtype)
 
     def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is None:
