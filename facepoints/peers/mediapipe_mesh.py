@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..schemes import IBUG68
-from .base import PEERS, LandmarkSource, _as_boxes
+from .base import PEERS, LandmarkSource, _as_boxes, _from_box
 
 __all__ = ["MediaPipeMesh", "NUM_VERTICES"]
 
@@ -99,10 +99,8 @@ class MediaPipeMesh(LandmarkSource):
         out = self.predict_mesh(image, boxes)[:, self.vertex_map]
         missed = np.isnan(out).any(axis=(1, 2))
         if missed.any() and self.fallback is not None:
-            b = boxes[missed].astype(np.float64)
-            centre = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
-            side = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-            out[missed] = centre[:, None] + self.fallback[None] * side[:, None, None]
+            shape = np.repeat(self.fallback[None], int(missed.sum()), axis=0)
+            out[missed] = _from_box(shape, boxes[missed])
         return out
 
     @property

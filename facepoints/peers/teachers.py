@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..io import atomic_write_bytes
 from ..schemes import IBUG68, get_scheme, project
-from .base import PEERS, BoxAdapter, LandmarkSource, _check_faces
+from .base import PEERS, BoxAdapter, LandmarkSource, _check_faces, _to_box
 
 __all__ = [
     "TEACHERS_FILE",
@@ -196,10 +196,7 @@ def fit_teachers(
 
 def _mean_shape(faces) -> np.ndarray:
     """The mean of `faces`' points in their boxes' frame (centre 0, unit = the larger side)."""
-    b = faces.boxes.astype(np.float64)
-    centre = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
-    side = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    return ((faces.points - centre[:, None]) / side[:, None, None]).mean(axis=0)
+    return _to_box(faces.points, faces.boxes).mean(axis=0)
 
 
 def write_teacher_config(cfg: dict[str, Any], path: str | Path | None = None) -> Path:
