@@ -93,3 +93,22 @@ def test_lipstick_follows_the_dense_lips(faces, landmarker):
     # redder where coloured
     diff = out.astype(int) - image.astype(int)
     assert diff[changed][:, 0].mean() > diff[changed][:, 1].mean()
+
+
+def test_lipstick_with_five_points_places_a_generic_mouth(faces):
+    from facepoints.filters import apply_filters
+    from facepoints.filters.lipstick import lip_contours
+
+    five = FaceLandmarker(model="cuhk5-resnet", threads=1)
+    image = load_image(faces.images[2])
+    face = five.detect(image, boxes=faces.boxes[2:3])[0]
+    outer, inner = lip_contours(face)
+    assert outer.shape == (12, 2) and inner.shape == (8, 2)
+    # the generic mouth's corners are the face's mouth corners
+    assert np.allclose(outer[[0, 6]], face.landmarks[[3, 4]], atol=1.0)
+    out = apply_filters(image, [face], ["lipstick"])
+    changed = np.abs(out.astype(int) - image.astype(int)).sum(axis=2) > 6
+    ys, xs = np.nonzero(changed)
+    assert len(xs) > 20
+    lo, hi = face.landmarks[[3, 4]].min(axis=0) - 3, face.landmarks[[3, 4]].max(axis=0) + 3
+    assert xs.min() >= lo[0] and xs.max() <= hi[0]  # between the mouth corners
