@@ -19,6 +19,7 @@ from .schemes import Scheme, get_scheme
 __all__ = [
     "GREEN",
     "RED",
+    "DEFAULT_MIN_CONFIDENCE",
     "draw_landmarks",
     "draw_box",
     "group_colors",
@@ -29,6 +30,9 @@ __all__ = [
 
 GREEN = (0, 255, 0)  # predictions
 RED = (255, 0, 0)  # ground truth
+# points less sure than this are drawn hollow: under even odds of being within 0.10 of the
+# normalising distance (`facepoints.models.confidence`)
+DEFAULT_MIN_CONFIDENCE = 0.5
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel positions at 1/16 px
 _ONE = 1 << _SHIFT
 
@@ -58,31 +62,42 @@ def draw_landmarks(
     scheme: Scheme | str | int | None = None,
     numbers: bool = False,
     connect: bool = False,
+    confidence: np.ndarray | None = None,
+    min_confidence: float | None = None,
 ) -> np.ndarray:
     """Filled dots at `points` (K, 2). `color` is one RGB triple or (K, 3) colours (see
     `group_colors`); `radius` defaults to one that suits the face and image size. With a scheme,
     connect=True also draws its contour, brows, eyes, nose and mouth lines; numbers=True writes
-    each point's index beside it."""
+    each point's index beside it. With `confidence` (K,) and `min_confidence`, points whose
+    confidence is below it are drawn as hollow rings, and lines only join sure points."""
     import cv2
 
     out = _rgb_copy(image)
     pts = _as_points(points)
     colors = _per_point_colors(color, len(pts))
     r = _auto_radius(out, pts) if radius is None else max(float(radius), 0.5)
+    unsure = _unsure(confidence, min_confidence, len(pts))
     if connect and scheme is not None:
         thickness = max(1, round(r / 2))
         for idx, closed in scheme_polylines(get_scheme(scheme)):
             seg = pts[list(idx)]
-            if len(seg) < 2 or not np.isfinite(seg).all():
+            if len(seg) < 2 or not np.isfinite(seg).all() or unsure[list(idx)].any():
                 continue
             c = tuple(int(v) for v in colors[idx[0]])
             poly = [np.round(seg * _ONE).astype(np.int32)]
             cv2.polylines(out, poly, closed, c, thickness, cv2.LINE_AA, _SHIFT)
-    for (x, y), c in zip(pts, colors, strict=True):
+    ring = max(1, round(r / 2.5))
+    for (x, y), c, hollow in zip(pts, colors, unsure, strict=True):
         if np.isfinite(x) and np.isfinite(y):
             centre = (int(round(x * _ONE)), int(round(y * _ONE)))
             cv2.circle(
-                out, centre, int(round(r * _ONE)), tuple(int(v) for v in c), -1, cv2.LINE_AA, _SHIFT
+                out,
+                centre,
+                int(round(r * _ONE)),
+                tuple(int(v) for v in c),
+                ring if hollow else -1,
+                cv2.LINE_AA,
+                _SHIFT,
             )
     if numbers:
         scale = float(np.clip(r / 6, 0.25, 1.0))
@@ -289,3 +304,13 @@ def _caption(grid: np.ndarray, text: str, x0: int, y0: int, w: int, h: int) -> N
     cv2.putText(
         grid, text, (x0 + 2, y0 + (h + th) // 2), font, scale, (235, 235, 235), 1, cv2.LINE_AA
     )
+
+
+def _unsure(confidence, min_confidence: float | None, k: int) -> np.ndarray:
+    """(K,) bool: the points to draw hollow."""
+    if confidence is None or min_confidence is None:
+        return np.zeros(k, dtype=bool)
+    c = np.asarray(confidence, dtype=np.float64).reshape(-1)
+    if c.size != k:
+        raise ConfigError(f"{c.size} confidences for {k} points")
+    return ~(c >= float(min_confidence))  # NaN counts as unsure

@@ -185,7 +185,9 @@ def test_detections_filtered_sorted_and_capped(faces):
 def test_face_to_dict_is_json_ready(tiny, faces):
     (face,) = tiny.detect(faces.images[0], boxes=faces.boxes[0])
     d = json.loads(json.dumps(face.to_dict()))
-    assert set(d) == {"box", "score", "landmarks", "points", "scheme"}
+    keys = {"box", "score", "landmarks", "points", "confidence", "landmark_score", "scheme"}
+    assert set(d) == keys
+    assert len(d["confidence"]) == 5 and all(0 <= c <= 1 for c in d["confidence"])
     assert d["score"] is None and d["scheme"] == "cuhk5" and len(d["landmarks"]) == 5
     assert list(d["points"]) == list(get_scheme("cuhk5").names)
     assert d["points"]["nose"] == d["landmarks"][2]

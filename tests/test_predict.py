@@ -14,7 +14,7 @@ from facepoints.cli import main
 from facepoints.models import create_model, save_model
 
 RECORD_KEYS = {"file", "width", "height", "faces", "annotated", "error"}
-FACE_KEYS = {"box", "score", "landmarks", "points", "scheme"}
+FACE_KEYS = {"box", "score", "landmarks", "points", "confidence", "landmark_score", "scheme"}
 
 
 @pytest.fixture(scope="module")

@@ -142,15 +142,15 @@ def test_a_lost_track_calls_the_detector_and_keeps_its_id(clip, landmarker, monk
     det = CountingDetector(boxes)
     landmarker._detector = det
     tracker = FaceTracker(landmarker, detect_every=100)
-    real = landmarker.landmarks
+    real = landmarker.landmarks_with_confidence
 
     def broken_on_frame_5(rgb, b, refine=None):
-        out = real(rgb, b, refine=refine)
+        out, conf = real(rgb, b, refine=refine)
         if det.frame == 5 and refine is False:
             out[:] = np.nan  # the model "loses" the face in this frame
-        return out
+        return out, conf
 
-    monkeypatch.setattr(landmarker, "landmarks", broken_on_frame_5)
+    monkeypatch.setattr(landmarker, "landmarks_with_confidence", broken_on_frame_5)
     for k in range(8):
         det.frame = k
         faces = tracker.update(frames[k])

@@ -13,7 +13,18 @@ from importlib import import_module
 from ..errors import FacepointsError
 
 # command families, in the order `--help` lists them
-_FAMILIES = ("data", "models", "train", "evaluate", "bench", "predict", "export", "filter", "serve")
+_FAMILIES = (
+    "data",
+    "models",
+    "train",
+    "evaluate",
+    "confidence",
+    "bench",
+    "predict",
+    "export",
+    "filter",
+    "serve",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

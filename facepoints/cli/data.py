@@ -79,7 +79,9 @@ def register(sub) -> None:
     )
     pl.add_argument("--max-disagreement", type=float, default=0.10, help="(default 0.10)")
     pl.add_argument("--max-human-error", type=float, default=0.10, help="(default 0.10)")
-    pl.add_argument("--max-faces", type=int, help="only the first N faces of each split (a quick look)")
+    pl.add_argument(
+        "--max-faces", type=int, help="only the first N faces of each split (a quick look)"
+    )
     pl.add_argument("--out", default="runs/pseudo68", help="output folder (default runs/pseudo68)")
     pl.add_argument("--force", action="store_true", help="redo a finished or partial run")
     pl.add_argument("--no-progress", action="store_true")

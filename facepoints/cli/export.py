@@ -40,6 +40,7 @@ def _export(a: argparse.Namespace) -> int:
     if a.format == "onnx":
         path = export_onnx(lm, out, opset=a.opset, dynamic_batch=not a.static_batch)
         diff = compare_onnx(lm, path, batch=1 if a.static_batch else 4)
+        conf_diff = compare_onnx(lm, path, batch=1 if a.static_batch else 4, confidence=True)
         what = "ONNX Runtime"
     else:
         path = export_torchscript(lm, out)
@@ -51,6 +52,8 @@ def _export(a: argparse.Namespace) -> int:
         f"max |{what} - PyTorch| on a check batch: {diff:.2e} normalised "
         f"({diff * size:.2e} crop pixels at {size}px)"
     )
+    if a.format == "onnx":
+        print(f"max |{what} - PyTorch| of the point confidences: {conf_diff:.2e}")
     return 0
 
 

@@ -44,6 +44,20 @@ def register(sub) -> None:
         "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
     )
     p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="C",
+        help="leave a filter off a face whose anchor points' confidence is below C (e.g. 0.5; "
+        "default: filters go on every face)",
+    )
+    p.add_argument(
+        "--unsure",
+        choices=("skip", "fade"),
+        default="skip",
+        help="with --min-confidence: skip the filter on unsure faces (default) or draw overlays "
+        "there faded",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_filter)
 
@@ -62,6 +76,9 @@ def _filter(a: argparse.Namespace) -> int:
     names = parse_filter_names(a.filters)
     if not names:
         raise ConfigError("no filter chosen: give --filter NAME[,NAME...] (see --list)")
+    if a.min_confidence is not None and not (0 <= a.min_confidence <= 1):
+        raise ConfigError(f"--min-confidence must be in [0, 1], got {a.min_confidence}")
+    gate = {"min_confidence": a.min_confidence, "unsure": a.unsure}
     if not a.sources and not a.demo and a.camera is None:
         raise ConfigError("nothing to do: give images, folders or videos, or --demo or --camera N")
     if a.threads is not None and a.threads < 1:
@@ -86,7 +103,7 @@ def _filter(a: argparse.Namespace) -> int:
         max_faces=a.max_faces,
     )
     images = [i for i in inputs if i.kind != "video"]
-    ok, n_faces, no_face, failures = _run_images(lm, images, names, out, a.no_progress)
+    ok, n_faces, no_face, failures = _run_images(lm, images, names, out, a.no_progress, gate)
     videos = 0
     streams = [
         (i.path, out / i.dest.with_suffix(".mp4"), False) for i in inputs if i.kind == "video"
@@ -94,7 +111,7 @@ def _filter(a: argparse.Namespace) -> int:
     if a.camera is not None:
         streams.append((a.camera, out / f"camera{a.camera}.mp4", True))
     for source, dest, show in streams:
-        err = _run_video(lm, source, names, dest, show, a.no_progress)
+        err = _run_video(lm, source, names, dest, show, a.no_progress, gate)
         if err:
             failures.append(err)
         else:
@@ -108,7 +125,7 @@ def _filter(a: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _run_images(lm, items, names: list[str], out: Path, no_progress: bool):
+def _run_images(lm, items, names: list[str], out: Path, no_progress: bool, gate=None):
     from tqdm import tqdm
 
     from ..filters.base import apply_filters
@@ -124,7 +141,7 @@ def _run_images(lm, items, names: list[str], out: Path, no_progress: bool):
         try:
             rgb = load_input(item)
             faces = lm.detect(rgb)
-            save_image(out / item.dest, apply_filters(rgb, faces, names))
+            save_image(out / item.dest, apply_filters(rgb, faces, names, **(gate or {})))
             ok += 1
             n_faces += len(faces)
             no_face += not faces
@@ -135,7 +152,9 @@ def _run_images(lm, items, names: list[str], out: Path, no_progress: bool):
     return ok, n_faces, no_face, failures
 
 
-def _run_video(lm, source, names, dest: Path, show: bool, no_progress: bool) -> str | None:
+def _run_video(
+    lm, source, names, dest: Path, show: bool, no_progress: bool, gate=None
+) -> str | None:
     """Filter one video file or camera into `dest` (mp4); None on success, else the error."""
     from ..errors import ConfigError
     from ..filters.video import filter_video
@@ -143,7 +162,9 @@ def _run_video(lm, source, names, dest: Path, show: bool, no_progress: bool) -> 
 
     label = f"camera {source}" if isinstance(source, int) else str(source)
     try:
-        res = filter_video(lm, source, names, dest, show=show, progress=not no_progress)
+        res = filter_video(
+            lm, source, names, dest, show=show, progress=not no_progress, **(gate or {})
+        )
     except Exception as e:  # report, and go on with the other inputs
         if show and isinstance(e, ConfigError):
             raise  # no camera or no window for the preview: a usage error (exit 2)

@@ -9,6 +9,8 @@ Output record, one per image (facepoints/inference/schema.md has the full descri
                 "score": 0.98,            # detector confidence; null for boxes from --boxes-from
                 "landmarks": [[x, y], ...],          # (K, 2) image pixels, scheme order
                 "points": {"left_eye": [x, y], ...}, # the same points by name
+                "confidence": [0.98, ...],           # (K,) per point, in [0, 1]
+                "landmark_score": 0.97,              # the face's: mean point confidence
                 "scheme": "cuhk5"}],                 # best face first
      "annotated": "runs/predict/a.jpg",   # the drawn image, null with --no-save or an error
      "error": null}                       # or one line saying why this input failed
@@ -76,6 +78,14 @@ def register(sub) -> None:
     )
     p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=None,
+        metavar="C",
+        help="draw points whose confidence is below C as hollow rings (default 0.5; 0 draws "
+        "every point filled)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_predict)
 
@@ -92,6 +102,7 @@ def _predict(a: argparse.Namespace) -> int:
     if a.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {a.workers}")
     out = Path(a.out)
+    min_conf = _min_confidence(a.min_confidence)
     inputs = _collect(a.sources, a.recursive, out, a.demo)
     boxes = _read_boxes(Path(a.boxes_from)) if a.boxes_from else None
     has_video = a.camera is not None or any(i.kind == "video" for i in inputs)
@@ -110,14 +121,16 @@ def _predict(a: argparse.Namespace) -> int:
 
     images = [i for i in inputs if i.kind != "video"]
     t_images = time.perf_counter()
-    records, failures = _run_images(lm, images, out, a.save, boxes, a.no_progress, a.workers)
+    records, failures = _run_images(
+        lm, images, out, a.save, boxes, a.no_progress, a.workers, min_conf
+    )
     t_images = time.perf_counter() - t_images
     videos = 0
     streams = [(i.path, out / i.dest) for i in inputs if i.kind == "video"]
     if a.camera is not None:
         streams.append((a.camera, out / f"camera{a.camera}"))
     for source, dest in streams:
-        err = _run_video(lm, source, dest, a.save, a.no_progress)
+        err = _run_video(lm, source, dest, a.save, a.no_progress, min_conf)
         if err:
             failures.append(err)
         else:
@@ -205,7 +218,16 @@ def _lookup_keys(p: Path) -> list[str]:
 # --- running -------------------------------------------------------------------------------------
 
 
-def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool, workers: int = 0):
+def _run_images(
+    lm,
+    items,
+    out: Path,
+    save: bool,
+    boxes,
+    no_progress: bool,
+    workers: int = 0,
+    min_confidence: float | None = None,
+):
     from tqdm import tqdm
 
     records, failures = [], []
@@ -224,7 +246,7 @@ def _run_images(lm, items, out: Path, save: bool, boxes, no_progress: bool, work
                 from ..io import save_image
 
                 dest = out / item.dest
-                save_image(dest, annotate(rgb, faces))
+                save_image(dest, annotate(rgb, faces, min_confidence))
                 rec["annotated"] = str(dest)
             rec["error"] = None
         except Exception as e:  # one bad input never stops the others
@@ -270,18 +292,37 @@ def _boxes_for(item, table):
     return None
 
 
-def annotate(rgb, faces):
-    """The image with each face's box and landmarks drawn (group colours, scheme lines)."""
-    from ..draw import draw_box, draw_landmarks, group_colors
+def annotate(rgb, faces, min_confidence: float | None = None):
+    """The image with each face's box and landmarks drawn (group colours, scheme lines); points
+    whose confidence is below `min_confidence` (None: the default) are hollow rings."""
+    from ..draw import DEFAULT_MIN_CONFIDENCE, draw_box, draw_landmarks, group_colors
 
+    if min_confidence is None:
+        min_confidence = DEFAULT_MIN_CONFIDENCE
     img = rgb
     for f in faces:
         img = draw_box(img, f.box)
         connect = f.scheme.num_points > 5
         img = draw_landmarks(
-            img, f.landmarks, group_colors(f.scheme), scheme=f.scheme, connect=connect
+            img,
+            f.landmarks,
+            group_colors(f.scheme),
+            scheme=f.scheme,
+            connect=connect,
+            confidence=getattr(f, "confidence", None),
+            min_confidence=min_confidence,
         )
     return img
+
+
+def _min_confidence(value: float | None) -> float | None:
+    import math
+
+    from ..errors import ConfigError
+
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 1):
+        raise ConfigError(f"--min-confidence must be in [0, 1], got {value}")
+    return value
 
 
 def _video_module(required: bool):
@@ -298,7 +339,9 @@ def _video_module(required: bool):
     return video
 
 
-def _run_video(lm, source, dest: Path, save: bool, no_progress: bool) -> str | None:
+def _run_video(
+    lm, source, dest: Path, save: bool, no_progress: bool, min_confidence: float | None = None
+) -> str | None:
     """Track faces through one video file or camera index, writing OUT/<name>.mp4 (annotated,
     unless --no-save) and OUT/<name>.jsonl (one line per frame); None on success, else the
     one-line error."""
@@ -315,6 +358,7 @@ def _run_video(lm, source, dest: Path, save: bool, no_progress: bool) -> str | N
             dest.with_suffix(".mp4") if save else None,
             jsonl_path=dest.with_suffix(".jsonl"),
             progress=not no_progress,
+            min_confidence=min_confidence,
         )
     except Exception as e:  # report, and go on with the other inputs
         msg = one_line(e, label)

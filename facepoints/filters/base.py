@@ -8,6 +8,10 @@ similarity transform (scale, rotation, translation) fitted from the filter's anc
 
     from facepoints.filters import apply_filters
     out = apply_filters(rgb, faces, ["sunglasses", "moustache"])   # faces: list of Face
+
+With `min_confidence`, a filter is skipped on a face whose anchor points (the points that place
+it) are less sure than that (`anchor_confidence`), or with `unsure="fade"` an overlay is drawn
+faded there, so a filter does not sit confidently on a point the model could not see.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..geometry import apply, compose, fit_similarity
 from ..registry import Registry
-from ..schemes import get_scheme, project
+from ..schemes import get_scheme, project, projection_matrix
 
 __all__ = [
     "FILTERS",
@@ -33,6 +37,9 @@ __all__ = [
     "Artwork",
     "Canvas",
     "apply_filters",
+    "anchor_confidence",
+    "UNSURE_MODES",
+    "FADED_OPACITY",
     "get_filter",
     "list_filters",
     "parse_filter_names",
@@ -56,6 +63,8 @@ NOSE = 2
 MOUTH = (3, 4)
 
 _UNITS = (32, 64, 128, 256, 512)  # artwork is drawn at the first of these >= the face's size
+UNSURE_MODES = ("skip", "fade")  # what happens to a filter on a face whose anchors are unsure
+FADED_OPACITY = 0.35  # an overlay on unsure anchors, with unsure="fade"
 
 
 class Filter:
@@ -100,19 +109,55 @@ def parse_filter_names(spec: str | Sequence[str] | None) -> list[str]:
 
 
 def apply_filters(
-    image: np.ndarray, faces: Sequence[Any], names: str | Sequence[str] | None
+    image: np.ndarray,
+    faces: Sequence[Any],
+    names: str | Sequence[str] | None,
+    min_confidence: float | None = None,
+    unsure: str = "skip",
 ) -> np.ndarray:
     """`image` (H, W, 3) uint8 RGB with the filters `names` applied in order to every face in
     `faces` (anything with `landmarks` (K, 2) image pixels and `scheme`). Reframing filters
-    (align) run last. Returns a new array; the input is left as it is."""
+    (align) run last. Returns a new array; the input is left as it is.
+
+    min_confidence: a face whose `anchor_confidence` for a filter is below it is unsure for that
+    filter (None: every face is sure). unsure: "skip" leaves the filter off unsure faces; "fade"
+    draws an overlay there at FADED_OPACITY (filters that are not overlays skip them)."""
     a = np.asarray(image)
     if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] not in (3, 4):
         raise ConfigError(f"expected an (H, W, 3) uint8 image, got {a.dtype} {a.shape}")
+    if unsure not in UNSURE_MODES:
+        raise ConfigError(f"unsure must be one of {', '.join(UNSURE_MODES)}, not {unsure!r}")
+    if min_confidence is not None and not (0 <= float(min_confidence) <= 1):
+        raise ConfigError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
     out = np.ascontiguousarray(a[..., :3]).copy()
     filters = [get_filter(n) for n in parse_filter_names(names)]
     for f in sorted(filters, key=lambda f: f.reframes):  # stable: drawing order kept
-        out = f.apply(out, faces)
+        if min_confidence is None:
+            out = f.apply(out, faces)
+            continue
+        anchors = getattr(f, "anchors", None)
+        sure = [x for x in faces if anchor_confidence(x, anchors) >= min_confidence]
+        doubtful = [x for x in faces if not anchor_confidence(x, anchors) >= min_confidence]
+        out = f.apply(out, sure)
+        if doubtful and unsure == "fade" and isinstance(f, Overlay):
+            out = f.apply(out, doubtful, opacity=FADED_OPACITY)
     return out
+
+
+def anchor_confidence(face: Any, anchors: Sequence[int] | None = None) -> float:
+    """How sure the points that place a filter are: the least confidence among `anchors`
+    (indices into the 5 CUHK points; None: all five), each projected from the face's scheme
+    (a projected point has the mean confidence of the points it averages). 1.0 for a face
+    without confidences."""
+    conf = getattr(face, "confidence", None)
+    if conf is None:
+        return 1.0
+    c = np.asarray(conf, dtype=np.float64).reshape(-1)
+    scheme = getattr(face, "scheme", None) or get_scheme(len(c))
+    c5 = projection_matrix(scheme, "cuhk5") @ c
+    idx = list(range(len(c5))) if anchors is None else list(anchors)
+    value = float(np.min(c5[idx]))
+    return value if math.isfinite(value) else 0.0
 
 
 def face_points5(face: Any) -> np.ndarray | None:
@@ -174,7 +219,8 @@ class Overlay(Filter):
             cache[unit] = canvas.artwork()
         return cache[unit]
 
-    def apply(self, image: np.ndarray, faces: Sequence[Any]) -> np.ndarray:
+    def apply(self, image: np.ndarray, faces: Sequence[Any], opacity: float = 1.0) -> np.ndarray:
+        """The artwork on every face, at `opacity` (1: as drawn; less fades it)."""
         out = np.ascontiguousarray(image, dtype=np.uint8).copy()
         for face in faces:
             p5 = face_points5(face)
@@ -185,7 +231,8 @@ class Overlay(Filter):
             if not (math.isfinite(scale) and scale > 0.5):
                 continue  # a face under a pixel across: nothing to draw
             art = self.artwork(_unit_for(scale))
-            _composite(out, art.premultiplied, compose(m, art.to_face()))
+            src = art.premultiplied if opacity >= 1 else art.premultiplied * np.float32(opacity)
+            _composite(out, src, compose(m, art.to_face()))
         return out
 
 

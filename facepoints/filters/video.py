@@ -31,13 +31,16 @@ def filter_video(
     max_frames: int | None = None,
     detect_every: int = DEFAULT_DETECT_EVERY,
     smoothing: bool = True,
+    min_confidence: float | None = None,
+    unsure: str = "skip",
 ) -> dict:
     """Apply `filters` to every face of every frame of `source` (a video file or a camera index).
 
     out_path: write the filtered frames as an mp4v video (to a temporary file, renamed when the
     stream ends, breaks or is interrupted). show: a live window (`check_preview` says whether
     one can open); keys 1-9 switch to the n-th filter of `list_filters()` alone, 0 to none, the
-    space bar back to `filters`, ESC or q quit.
+    space bar back to `filters`, ESC or q quit. min_confidence, unsure: as `apply_filters`
+    takes them (a filter left off, or faded, on faces whose anchor points are unsure).
 
     Returns a summary: source, frames, faces (total over frames), processing_fps, seconds, size,
     stopped ("end", "max_frames", "user", "interrupted"), out_path."""
@@ -77,7 +80,8 @@ def filter_video(
             faces = tracker.update(frame, t=frames / fps, color="bgr")
             faces_total += len(faces)
             rgb = np.ascontiguousarray(frame[..., ::-1])
-            out = _fit(apply_filters(rgb, faces, current), size)[..., ::-1]
+            drawn = apply_filters(rgb, faces, current, min_confidence, unsure)
+            out = _fit(drawn, size)[..., ::-1]
             out = np.ascontiguousarray(out)
             if pending is not None:
                 if writer is None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .landmarker import Face, FaceLandmarker, _check_boxes
+from .landmarker import Face, FaceLandmarker, _check_boxes, make_faces
 from .sources import Input, collect_inputs, load_input, one_line
 
 __all__ = ["predict_folder", "iter_faces", "FolderRun", "ImageResult"]
@@ -124,12 +124,11 @@ def iter_faces(
     scheme = landmarker.scheme
     for batch in loader:
         ok = [r for r in batch if r.error is None]
-        points = landmarker._points([r.image for r in ok], [r.boxes for r in ok], landmarker.refine)
-        for r, pts in zip(ok, points, strict=True):
-            r.faces = [
-                Face(box=r.boxes[j], score=float(r.scores[j]), landmarks=pts[j], scheme=scheme)
-                for j in range(len(r.boxes))
-            ]
+        points, confidences = landmarker._points(
+            [r.image for r in ok], [r.boxes for r in ok], landmarker.refine
+        )
+        for r, pts, conf in zip(ok, points, confidences, strict=True):
+            r.faces = make_faces(r.boxes, r.scores, pts, conf, scheme)
         yield from batch
 
 

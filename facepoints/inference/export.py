@@ -5,7 +5,9 @@ channels, crop margin, points, scheme, model config) embedded in the file.
     export_onnx("cuhk5-resnet", "cuhk5-resnet.onnx")
 
 Both formats take (B, C, S, S) float32 crops, normalised as `facepoints.data.dataset.to_tensor`
-makes them, and give (B, K, 2) points normalised to the crop (pixel = value * S)."""
+makes them, and give (B, K, 2) points normalised to the crop (pixel = value * S). ONNX files also
+give "confidence" (B, K), each point's confidence in [0, 1] (`facepoints.models.confidence`;
+the metadata's "confidence" says whether it is calibrated and on which faces)."""
 
 from __future__ import annotations
 
@@ -31,11 +33,13 @@ __all__ = [
     "compare_onnx",
     "INPUT_NAME",
     "OUTPUT_NAME",
+    "CONFIDENCE_NAME",
     "NORMALISATION",
 ]
 
 INPUT_NAME = "crops"
 OUTPUT_NAME = "points"
+CONFIDENCE_NAME = "confidence"
 # what to_tensor does to uint8 RGB pixels; written into the files so other runtimes can copy it
 NORMALISATION = (
     "(rgb / 255 - 0.5) / 0.25, NCHW float32; grey models: luma 0.299 R + 0.587 G + 0.114 B"
@@ -50,18 +54,21 @@ def export_onnx(
     dynamic_batch: bool = True,
 ) -> Path:
     """Write `model` (a LoadedModel, a LandmarkModel, or a name/path for `resolve_model`) as an
-    ONNX file at `path`, atomically; returns the path. The input is named "crops", the output
-    "points"; `export_metadata` becomes the file's metadata_props. Without `dynamic_batch` the
-    batch is fixed to 1."""
+    ONNX file at `path`, atomically; returns the path. The input is named "crops", the outputs
+    "points" and "confidence"; `export_metadata` becomes the file's metadata_props. Without
+    `dynamic_batch` the batch is fixed to 1."""
     import onnx
     import torch
 
+    model = _resolve(model)
     net, meta = _prepare(model)
+    both, meta["confidence"] = _with_confidence(model, net)
     meta["opset"] = int(opset)
     # a static export takes one face at a time; a dynamic one is traced at 2 so that no size-1
     # dimension gets folded into the graph as a constant
     x = torch.zeros(2 if dynamic_batch else 1, net.in_channels, net.input_size, net.input_size)
-    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+    names = [INPUT_NAME, OUTPUT_NAME, CONFIDENCE_NAME]
+    axes = {n: {0: "batch"} for n in names} if dynamic_batch else None
     buf = io.BytesIO()
     # The TorchScript-based exporter (dynamo=False) needs nothing beyond torch and gives the same
     # numbers; the torch.export-based one needs onnxscript, which facepoints does not depend on.
@@ -69,13 +76,13 @@ def export_onnx(
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(
-                net,
+                both,
                 (x,),
                 buf,
                 dynamo=False,
                 opset_version=int(opset),
                 input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
+                output_names=[OUTPUT_NAME, CONFIDENCE_NAME],
                 dynamic_axes=axes,
                 do_constant_folding=True,
             )
@@ -169,20 +176,31 @@ def read_onnx_metadata(source: Any) -> dict[str, Any]:
     return out
 
 
-def compare_onnx(model: Any, onnx_path: str | os.PathLike, batch: int = 4, seed: int = 0) -> float:
-    """Max |ONNX Runtime - PyTorch| over a batch of random crops, in normalised crop units."""
+def compare_onnx(
+    model: Any,
+    onnx_path: str | os.PathLike,
+    batch: int = 4,
+    seed: int = 0,
+    confidence: bool = False,
+) -> float:
+    """Max |ONNX Runtime - PyTorch| over a batch of random crops: of the points, in normalised
+    crop units, or with `confidence` of the point confidences."""
     import torch
 
     from .onnx_backend import OnnxRunner
 
+    model = _resolve(model)
     net, _ = _prepare(model)
+    both, _ = _with_confidence(model, net)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, net.in_channels, net.input_size, net.input_size))
     x = x.astype(np.float32)
     with torch.no_grad():
-        ref = net(torch.from_numpy(x)).numpy()
-    got = OnnxRunner(onnx_path, threads=1)(x)
-    return float(np.abs(got - ref).max())
+        ref_points, ref_conf = (t.numpy() for t in both(torch.from_numpy(x)))
+    got_points, got_conf = OnnxRunner(onnx_path, threads=1).run_with_confidence(x)
+    if confidence:
+        return float(np.abs(got_conf - ref_conf).max())
+    return float(np.abs(got_points - ref_points).max())
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -208,6 +226,31 @@ def _prepare(model: Any) -> tuple[Any, dict]:
         raise ConfigError(f"cannot export {type(model).__name__}; give a model or a LoadedModel")
     net = copy.deepcopy(net).cpu().eval()
     return net, export_metadata(net, margin=margin, name=name, scheme=scheme)
+
+
+def _resolve(model: Any) -> Any:
+    if isinstance(model, (str, os.PathLike)):
+        from ..models.pretrained import resolve_model
+
+        return resolve_model(model)
+    return model
+
+
+def _with_confidence(model: Any, net: Any) -> tuple[Any, dict]:
+    """The export copy `net` with its confidence (a copy of a LoadedModel's head, or the
+    fallback) as one module, and what the metadata says about that confidence."""
+    from ..models.confidence import ConfidentModel, confidence_kind
+    from ..models.pretrained import LoadedModel
+
+    head = model.confidence if isinstance(model, LoadedModel) else None
+    head = copy.deepcopy(head).cpu().eval() if head is not None else None
+    both = ConfidentModel(net, head).eval()
+    info = {"kind": confidence_kind(net, head)}
+    if head is not None:
+        info.update(
+            {k: head.info[k] for k in ("threshold", "fitted_on", "validation") if k in head.info}
+        )
+    return both, info
 
 
 def _scheme_name(num_points: int) -> str:

@@ -4,6 +4,7 @@ forward pass, map the points back to the image.
     from facepoints import FaceLandmarker
     faces = FaceLandmarker().detect("photo.jpg")      # list of Face, best first
     faces[0].landmarks                                # (K, 2) float32 image pixels, x then y
+    faces[0].confidence, faces[0].landmark_score      # (K,) in [0, 1], and their mean
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError
 from ..schemes import Scheme
 
-__all__ = ["Face", "FaceLandmarker", "as_rgb_image"]
+__all__ = ["Face", "FaceLandmarker", "as_rgb_image", "make_faces"]
 
 _BATCH = 32  # faces per forward pass
 
@@ -29,30 +30,49 @@ _BATCH = 32  # faces per forward pass
 class Face:
     """One face: `box` (4,) float32 x1 y1 x2 y2 in image pixels (the detector's box, already in
     the training convention, or the box given), `score` the detector's confidence (NaN for a
-    given box), `landmarks` (K, 2) float32 image pixels x then y, `scheme` naming the points."""
+    given box), `landmarks` (K, 2) float32 image pixels x then y, `scheme` naming the points.
+
+    `confidence` (K,) float32 in [0, 1]: for a calibrated model, the probability that each point
+    is within 0.10 of the normalising distance (see `facepoints.models.confidence`; None: not
+    computed). `landmark_score`: the face-level score, the mean point confidence (NaN: none)."""
 
     box: np.ndarray
     score: float
     landmarks: np.ndarray
     scheme: Scheme
+    confidence: np.ndarray | None = None
+    landmark_score: float = float("nan")
+
+    def __post_init__(self) -> None:
+        if self.confidence is not None and not math.isfinite(self.landmark_score):
+            from ..models.confidence import face_score
+
+            self.landmark_score = float(face_score(self.confidence))
 
     def __repr__(self) -> str:
         x1, y1, x2, y2 = (float(v) for v in np.asarray(self.box).reshape(4))
         return (
             f"Face(box=[{x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}], score={self.score:.3g}, "
-            f"landmarks={len(self.landmarks)} x 2, scheme={self.scheme.name})"
+            f"landmarks={len(self.landmarks)} x 2, landmark_score={self.landmark_score:.3g}, "
+            f"scheme={self.scheme.name})"
         )
 
     def to_dict(self, decimals: int = 2) -> dict:
         """JSON-ready: {"box": [x1, y1, x2, y2], "score": float or null, "landmarks": [[x, y], ...],
-        "points": {name: [x, y]}, "scheme": name}; pixels rounded to `decimals`."""
+        "points": {name: [x, y]}, "confidence": [c, ...], "landmark_score": float or null,
+        "scheme": name}; pixels rounded to `decimals`, confidences to 4 decimals."""
         pts = [[_num(x, decimals), _num(y, decimals)] for x, y in np.asarray(self.landmarks)]
         score = float(self.score)
+        conf = None
+        if self.confidence is not None:
+            conf = [_num(c, 4) for c in np.asarray(self.confidence, dtype=np.float64)]
         return {
             "box": [_num(v, decimals) for v in np.asarray(self.box).reshape(4)],
             "score": round(score, 4) if math.isfinite(score) else None,
             "landmarks": pts,
             "points": dict(zip(self.scheme.names, pts, strict=True)),
+            "confidence": conf,
+            "landmark_score": _num(self.landmark_score, 4),
             "scheme": self.scheme.name,
         }
 
@@ -145,14 +165,10 @@ class FaceLandmarker:
                 s = np.full(len(b), np.nan)
             per_boxes.append(b)
             per_scores.append(s)
-        points = self._points(rgbs, per_boxes, self.refine)
-        scheme = self.scheme
+        points, confidences = self._points(rgbs, per_boxes, self.refine)
         return [
-            [
-                Face(box=b[j], score=float(s[j]), landmarks=p[j], scheme=scheme)
-                for j in range(len(b))
-            ]
-            for b, s, p in zip(per_boxes, per_scores, points, strict=True)
+            make_faces(b, s, p, c, self.scheme)
+            for b, s, p, c in zip(per_boxes, per_scores, points, confidences, strict=True)
         ]
 
     def landmarks(
@@ -160,9 +176,17 @@ class FaceLandmarker:
     ) -> np.ndarray:
         """(N, K, 2) float32 image pixels for faces `boxes` (N, 4) of an RGB uint8 image, in one
         batched pass (two with `refine`; None: the landmarker's setting)."""
+        return self.landmarks_with_confidence(image_rgb, boxes, refine)[0]
+
+    def landmarks_with_confidence(
+        self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence, refine: bool | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`landmarks` and each point's confidence: ((N, K, 2) float32 image pixels, (N, K)
+        float32 in [0, 1])."""
         rgb = as_rgb_image(image_rgb, "rgb")
         b = _check_boxes(boxes)
-        return self._points([rgb], [b], self.refine if refine is None else bool(refine))[0]
+        pts, conf = self._points([rgb], [b], self.refine if refine is None else bool(refine))
+        return pts[0], conf[0]
 
     def __repr__(self) -> str:
         return (
@@ -188,30 +212,35 @@ class FaceLandmarker:
             except ImportError as e:
                 raise ConfigError(f"the onnx backend is not available here ({e})") from None
             runner = OnnxRunner(model if loaded is None else loaded, threads=threads)
-            self._run = runner
+            self._run = runner.run_with_confidence
             self.input_size, self.in_channels = runner.input_size, runner.in_channels
             self.margin, self.name = float(runner.margin), runner.name
             self.scheme = get_scheme(runner.scheme or runner.num_points)
+            self.confidence_kind = runner.confidence_kind
         else:
             import torch
+
+            from ..models.confidence import confidence_kind
 
             if threads is not None:
                 torch.set_num_threads(int(threads))
             net = loaded.model
-            self._run = self._torch_runner(net)
+            self._run = self._torch_runner(loaded.confident())
             self.input_size, self.in_channels = int(net.input_size), int(net.in_channels)
             self.margin, self.name, self.scheme = float(loaded.margin), loaded.name, loaded.scheme
+            self.confidence_kind = confidence_kind(net, loaded.confidence)
         self.loaded = loaded
 
-    def _torch_runner(self, net):
+    def _torch_runner(self, both):
         import torch
 
-        net.eval()
+        both.to(self.device).eval()
 
-        def run(x: np.ndarray) -> np.ndarray:
+        def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             with torch.inference_mode():
                 t = torch.from_numpy(x).to(self.device)
-                return net(t).float().cpu().numpy()
+                points, confidence = both(t)
+                return points.float().cpu().numpy(), confidence.float().cpu().numpy()
 
         return run
 
@@ -231,28 +260,32 @@ class FaceLandmarker:
 
     def _points(
         self, rgbs: list[np.ndarray], boxes: list[np.ndarray], refine: bool
-    ) -> list[np.ndarray]:
-        """Landmarks (N_i, K, 2) per image for its boxes (N_i, 4), all faces batched together."""
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Landmarks (N_i, K, 2) and their confidences (N_i, K) per image for its boxes (N_i, 4),
+        all faces batched together."""
         if not boxes:
-            return []
+            return [], []
         owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(boxes)]).astype(int)
         flat = np.concatenate(boxes).reshape(-1, 4)
-        pts = self._forward(rgbs, owner, flat)
+        pts, conf = self._forward(rgbs, owner, flat)
         if refine and len(flat):
             from .boxes import box_from_points
 
             second = box_from_points(pts, self.scheme)
             ok = _sane(second, flat)
             if ok.any():
-                pts[ok] = self._forward(rgbs, owner[ok], second[ok])
+                pts[ok], conf[ok] = self._forward(rgbs, owner[ok], second[ok])
         splits = np.cumsum([len(b) for b in boxes])[:-1]
-        return np.split(pts, splits)
+        return np.split(pts, splits), np.split(conf, splits)
 
-    def _forward(self, rgbs: list[np.ndarray], owner: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def _forward(
+        self, rgbs: list[np.ndarray], owner: np.ndarray, boxes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         from ..data.dataset import crop_to_image, make_crop, to_tensor
 
         k = self.scheme.num_points
         out = np.zeros((len(boxes), k, 2), dtype=np.float32)
+        conf = np.zeros((len(boxes), k), dtype=np.float32)
         for start in range(0, len(boxes), self.batch_size):
             sl = slice(start, start + self.batch_size)
             crops, mats = zip(
@@ -263,13 +296,17 @@ class FaceLandmarker:
                 strict=True,
             )
             x = to_tensor(np.stack(crops), self.in_channels).numpy()
-            y = np.asarray(self._run(x), dtype=np.float32)
-            if y.shape != (len(crops), k, 2):
+            y, c = self._run(x)
+            y, c = np.asarray(y, dtype=np.float32), np.asarray(c, dtype=np.float32)
+            if y.shape != (len(crops), k, 2) or c.shape != (len(crops), k):
                 raise CheckpointError(
-                    f"model {self.name} returned shape {y.shape}, expected ({len(crops)}, {k}, 2)"
+                    f"model {self.name} returned shapes {y.shape} and {c.shape}, expected "
+                    f"({len(crops)}, {k}, 2) and ({len(crops)}, {k})"
                 )
             out[sl] = crop_to_image(y, np.stack(mats), self.input_size)
-        return out
+            # a point the model could not place has no confidence either
+            conf[sl] = np.where(np.isfinite(y).all(axis=-1), np.clip(c, 0.0, 1.0), 0.0)
+        return out, conf
 
 
 def as_rgb_image(image: Any, color: str = "rgb") -> np.ndarray:
@@ -288,6 +325,27 @@ def as_rgb_image(image: Any, color: str = "rgb") -> np.ndarray:
     from ..io import array_to_rgb
 
     return array_to_rgb(image, color=color)
+
+
+def make_faces(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    points: np.ndarray,
+    confidences: np.ndarray | None,
+    scheme: Scheme,
+) -> list[Face]:
+    """Face objects from per-face arrays: boxes (N, 4), detector scores (N,), points (N, K, 2)
+    and confidences (N, K) (or None)."""
+    return [
+        Face(
+            box=boxes[j],
+            score=float(scores[j]),
+            landmarks=points[j],
+            scheme=scheme,
+            confidence=None if confidences is None else confidences[j],
+        )
+        for j in range(len(boxes))
+    ]
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Run a landmark model with ONNX Runtime on the CPU: the same (B, C, S, S) -> (B, K, 2) contract
-as the PyTorch model, usually faster for one face at a time on few threads.
+as the PyTorch model, usually faster for one face at a time on few threads; `run_with_confidence`
+also returns each point's confidence (B, K), the export's second output.
 
 A loaded PyTorch model is exported once to the user cache folder (`<cache>/onnx/<hash>.onnx`, the
 hash covering weights and config), a local export and never a download."""
@@ -18,7 +19,7 @@ from ..errors import CheckpointError, ConfigError
 
 __all__ = ["OnnxRunner", "cached_onnx_path"]
 
-_EXPORT_VERSION = 1  # bump when export_onnx changes what it writes
+_EXPORT_VERSION = 2  # bump when export_onnx changes what it writes (2: the confidence output)
 
 
 class OnnxRunner:
@@ -63,10 +64,23 @@ class OnnxRunner:
         self.scheme = str(self.metadata.get("scheme", "")) or None
         self.name = str(self.metadata.get("name", "")) or Path(path).stem
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        outputs = [o.name for o in self.session.get_outputs()]
+        self._conf_index = outputs.index("confidence") if "confidence" in outputs else None
+        # an export without the confidence output (before facepoints had one) says nothing
+        self.confidence_kind = (
+            str((self.metadata.get("confidence") or {}).get("kind", "constant"))
+            if self._conf_index is not None
+            else "constant"
+        )
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(B, C, S, S) float32 crops (as `to_tensor` makes them) -> (B, K, 2) float32 points,
         normalised to the crop. A torch tensor is accepted too."""
+        return self.run_with_confidence(crops)[0]
+
+    def run_with_confidence(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(points (B, K, 2), confidence (B, K) float32 in [0, 1]) for (B, C, S, S) crops; a file
+        exported without a confidence output gives UNKNOWN (0.5) for every point."""
         x = crops.detach().cpu().numpy() if hasattr(crops, "detach") else crops
         x = np.ascontiguousarray(x, dtype=np.float32)
         want = (self.in_channels, self.input_size, self.input_size)
@@ -75,17 +89,28 @@ class OnnxRunner:
                 f"{self.name} expects input (B, {want[0]}, {want[1]}, {want[2]}), got {x.shape}"
             )
         if len(x) == 0:
-            return np.zeros((0, self.num_points, 2), dtype=np.float32)
+            k = self.num_points
+            return np.zeros((0, k, 2), dtype=np.float32), np.zeros((0, k), dtype=np.float32)
         if self._fixed_batch is not None and len(x) != self._fixed_batch:
             if self._fixed_batch != 1:
                 raise ConfigError(
                     f"{self.path} was exported for batch {self._fixed_batch}, got {len(x)}"
                 )
-            return np.concatenate([self._run(x[i : i + 1]) for i in range(len(x))])
+            parts = [self._run(x[i : i + 1]) for i in range(len(x))]
+            return (
+                np.concatenate([p for p, _ in parts]),
+                np.concatenate([c for _, c in parts]),
+            )
         return self._run(x)
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self._input_name: x})[0].astype(np.float32, copy=False)
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from ..models.confidence import UNKNOWN
+
+        out = self.session.run(None, {self._input_name: x})
+        points = out[0].astype(np.float32, copy=False)
+        if self._conf_index is None:
+            return points, np.full(points.shape[:2], UNKNOWN, dtype=np.float32)
+        return points, out[self._conf_index].astype(np.float32, copy=False)
 
     def __repr__(self) -> str:
         return (
@@ -131,11 +156,15 @@ def _model_hash(model: Any) -> str:
     net = model.model if isinstance(model, LoadedModel) else model
     margin = model.margin if isinstance(model, LoadedModel) else 0.2
     name = model.name if isinstance(model, LoadedModel) else ""
+    conf = model.confidence if isinstance(model, LoadedModel) else None
     h = hashlib.sha1()
     head = {"v": _EXPORT_VERSION, "torch": torch.__version__, "margin": margin, "name": name}
     h.update(json.dumps(head, sort_keys=True).encode())
     h.update(json.dumps(getattr(net, "config", {}), sort_keys=True).encode())
-    for key, t in net.state_dict().items():
+    state = dict(net.state_dict())
+    if conf is not None:  # a new calibration is a new export
+        state.update({f"confidence.{k}": v for k, v in conf.state_dict().items()})
+    for key, t in state.items():
         h.update(key.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:20]

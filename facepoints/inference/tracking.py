@@ -1,5 +1,7 @@
 """Landmarks through video: each face is cropped where its previous frame's landmarks put it, so
-the detector runs only on the first frame, every `detect_every` frames, and when a track is lost.
+the detector runs only on the first frame, every `detect_every` frames, and when a track is lost:
+its points are implausible (not finite, jumping in size or place, leaving the image) or its
+landmark score (the mean point confidence) falls below `min_landmark_score`.
 
     tracker = FaceTracker(FaceLandmarker(...))
     for frame in frames:                        # RGB, or color="bgr" for OpenCV frames
@@ -24,9 +26,11 @@ from .smoothing import (
     make_smoother,
 )
 
-__all__ = ["FaceTracker", "TrackedFace", "DEFAULT_DETECT_EVERY"]
+__all__ = ["FaceTracker", "TrackedFace", "DEFAULT_DETECT_EVERY", "DEFAULT_MIN_LANDMARK_SCORE"]
 
 DEFAULT_DETECT_EVERY = 30  # one detector run a second at 30 fps catches new faces soon enough
+# a followed face whose mean point confidence falls below this is lost: the detector runs again
+DEFAULT_MIN_LANDMARK_SCORE = 0.5
 _MATCH_IOU = 0.3  # a detection and a track (or a lost track) with this overlap are one face
 _SAME_IOU = 0.5  # two tracks overlapping this much have converged on one face: keep the older
 _MAX_SCALE_STEP = 1.5  # a face's size never changes by more than this between two frames
@@ -56,7 +60,9 @@ class FaceTracker:
         tracked. smoothing: One-Euro filter per track (min_cutoff, beta, d_cutoff: see
         `smoothing.OneEuroFilter`; speeds are in inter-ocular distances per second).
     max_faces: follow at most this many faces (None: the landmarker's max_faces, else all).
-    fps: frame rate for timestamps when `update` gets none."""
+    fps: frame rate for timestamps when `update` gets none. min_landmark_score: a followed face
+        whose landmark score (mean point confidence) is below this is lost and the detector runs
+        again (None: never for that reason; models without a calibrated confidence never)."""
 
     def __init__(
         self,
@@ -68,6 +74,7 @@ class FaceTracker:
         d_cutoff: float = DEFAULT_D_CUTOFF,
         max_faces: int | None = None,
         fps: float = 30.0,
+        min_landmark_score: float | None = DEFAULT_MIN_LANDMARK_SCORE,
     ):
         if int(detect_every) < 1:
             raise ConfigError(f"detect_every must be >= 1, got {detect_every!r}")
@@ -75,6 +82,9 @@ class FaceTracker:
             raise ConfigError(f"max_faces must be >= 1 or None, got {max_faces!r}")
         if not (math.isfinite(fps) and fps > 0):
             raise ConfigError(f"fps must be positive, got {fps!r}")
+        if min_landmark_score is not None and not (0 <= float(min_landmark_score) <= 1):
+            raise ConfigError(f"min_landmark_score must be in [0, 1], got {min_landmark_score!r}")
+        self.min_landmark_score = None if min_landmark_score is None else float(min_landmark_score)
         self.landmarker = landmarker
         self.detect_every = int(detect_every)
         self.max_faces = max_faces if max_faces is not None else landmarker.max_faces
@@ -88,6 +98,7 @@ class FaceTracker:
         self.tracks: list[_Track] = []
         self.frame = 0
         self.detector_calls = 0
+        self.unsure_losses = 0  # tracks lost because their landmark score fell too low
         self._last_detect: int | None = None
         self._next_id = 0
         self._lost: list[_Track] = []  # tracks lost in this frame, whose ids a detection can take
@@ -122,16 +133,19 @@ class FaceTracker:
         end their track."""
         scheme = self.landmarker.scheme
         boxes = np.stack([tr.box for tr in self.tracks])
-        pts = self.landmarker.landmarks(rgb, boxes, refine=False)
+        pts, conf = self._landmarks(rgb, boxes, refine=False)
         new_boxes = box_from_points(pts, scheme)
         kept = []
-        for tr, p, nb in zip(self.tracks, pts, new_boxes, strict=True):
+        for tr, p, c, nb in zip(self.tracks, pts, conf, new_boxes, strict=True):
             iod = self._iod(p)
-            if _plausible(p, iod, nb, tr, rgb.shape):
-                tr.raw, tr.raw_box, tr.iod, tr.detected = p, nb, iod, False
-                kept.append(tr)
-            else:
+            if not _plausible(p, iod, nb, tr, rgb.shape):
                 self._lost.append(tr)
+            elif self._unsure(c):
+                self.unsure_losses += 1
+                self._lost.append(tr)
+            else:
+                tr.raw, tr.raw_box, tr.iod, tr.detected, tr.conf = p, nb, iod, False, c
+                kept.append(tr)
         self.tracks = kept
 
     def _detect(self, rgb: np.ndarray) -> None:
@@ -159,8 +173,8 @@ class FaceTracker:
         new = [j for j in range(len(dets)) if not used[j]][: max(0, int(min(room, len(dets))))]
         if not new:
             return
-        pts = self.landmarker.landmarks(rgb, boxes[new])
-        for j, p in zip(new, pts, strict=True):
+        pts, conf = self._landmarks(rgb, boxes[new])
+        for j, p, c in zip(new, pts, conf, strict=True):
             if not np.isfinite(p).all():
                 continue
             self.tracks.append(
@@ -172,6 +186,7 @@ class FaceTracker:
                     score=float(dets[j].score),
                     smoother=make_smoother(*self._smoother_args),
                     detected=True,
+                    conf=c,
                 )
             )
         self.tracks.sort(key=lambda tr: tr.id)
@@ -198,6 +213,26 @@ class FaceTracker:
     def _iod(self, points: np.ndarray) -> float:
         return float(self.landmarker.scheme.norm_distance(points))
 
+    def _landmarks(self, rgb: np.ndarray, boxes: np.ndarray, **kw) -> tuple[np.ndarray, list]:
+        """Points (N, K, 2) and confidences (N of (K,) or None) from the landmarker, also from
+        one that only has `landmarks`."""
+        if hasattr(self.landmarker, "landmarks_with_confidence"):
+            pts, conf = self.landmarker.landmarks_with_confidence(rgb, boxes, **kw)
+            return pts, list(conf)
+        pts = self.landmarker.landmarks(rgb, boxes, **kw)
+        return pts, [None] * len(pts)
+
+    def _unsure(self, confidence: np.ndarray | None) -> bool:
+        """Whether a followed face's landmark score says the track is lost (calibrated models
+        only: an uncalibrated score has no scale to compare with)."""
+        if self.min_landmark_score is None or confidence is None:
+            return False
+        if getattr(self.landmarker, "confidence_kind", "constant") != "calibrated":
+            return False
+        from ..models.confidence import face_score
+
+        return not (float(face_score(confidence)) >= self.min_landmark_score)
+
     def __repr__(self) -> str:
         return (
             f"FaceTracker(detect_every={self.detect_every}, tracks={len(self.tracks)}, "
@@ -217,6 +252,7 @@ class _Track:
     smoother: Any
     detected: bool = False
     misses: int = 0
+    conf: np.ndarray | None = None  # (K,) this frame's point confidences
     points: np.ndarray | None = None  # (K, 2) smoothed, set by emit
     box: np.ndarray = field(default_factory=lambda: np.zeros(4, np.float32))
 
@@ -229,6 +265,7 @@ class _Track:
             score=self.score,
             landmarks=self.points.copy(),
             scheme=scheme,
+            confidence=None if self.conf is None else self.conf.copy(),
             track_id=self.id,
             detected=self.detected,
         )

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError, FacepointsError, ImageError
 from .smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF
-from .tracking import DEFAULT_DETECT_EVERY, FaceTracker, TrackedFace
+from .tracking import DEFAULT_DETECT_EVERY, DEFAULT_MIN_LANDMARK_SCORE, FaceTracker, TrackedFace
 
 __all__ = ["process_video", "open_capture", "draw_faces"]
 
@@ -38,6 +38,8 @@ def process_video(
     progress: bool = True,
     max_frames: int | None = None,
     show: bool = False,
+    min_confidence: float | None = None,
+    min_landmark_score: float | None = DEFAULT_MIN_LANDMARK_SCORE,
 ) -> dict:
     """Track faces through `source` (a video file, or an int camera index) with `landmarker`.
 
@@ -45,6 +47,9 @@ def process_video(
     line per frame {"frame", "time", "faces": [Face.to_dict() + "id", "detected"]}. Both are
     written to a temporary file and renamed when the stream ends, breaks or is interrupted.
     show: display the frames in a window (ESC or q quits), when a display is available.
+    min_confidence: points less sure are drawn hollow (None: `draw.DEFAULT_MIN_CONFIDENCE`).
+    min_landmark_score: a followed face whose mean point confidence falls below it is lost and
+    the detector runs again (`FaceTracker`; None: never for that reason).
 
     Returns a summary: frames, faces (total over frames), detector_calls, video fps,
     processing fps, seconds, size, stopped ("end", "max_frames", "user", "interrupted"), and
@@ -68,6 +73,7 @@ def process_video(
         min_cutoff=min_cutoff,
         beta=beta,
         fps=fps,
+        min_landmark_score=min_landmark_score,
     )
     video = _PendingFile(out_path) if out_path is not None else None
     lines = _PendingFile(jsonl_path) if jsonl_path is not None else None
@@ -88,7 +94,11 @@ def process_video(
             t = frames / fps
             faces = tracker.update(frame, t=t, color="bgr")
             faces_total += len(faces)
-            shown = draw_faces(frame, faces, bgr=True) if (draw and (video or window)) else frame
+            shown = (
+                draw_faces(frame, faces, bgr=True, min_confidence=min_confidence)
+                if (draw and (video or window))
+                else frame
+            )
             if video is not None:
                 if writer is None:
                     writer = _open_writer(video.tmp, fps, size)
@@ -166,12 +176,21 @@ def open_capture(source: str | os.PathLike | int):
     return cap, str(p)
 
 
-def draw_faces(frame: np.ndarray, faces: list[TrackedFace], bgr: bool = False) -> np.ndarray:
+def draw_faces(
+    frame: np.ndarray,
+    faces: list[TrackedFace],
+    bgr: bool = False,
+    min_confidence: float | None = None,
+) -> np.ndarray:
     """A copy of `frame` with each face's landmarks, box and track id drawn (anti-aliased).
-    `bgr`: the frame (and so the drawing's channel order) is OpenCV's."""
+    `bgr`: the frame (and so the drawing's channel order) is OpenCV's. Points whose confidence
+    is below `min_confidence` (None: `draw.DEFAULT_MIN_CONFIDENCE`) are hollow rings."""
     import cv2
 
-    from ..draw import group_colors
+    from ..draw import DEFAULT_MIN_CONFIDENCE, group_colors
+
+    if min_confidence is None:
+        min_confidence = DEFAULT_MIN_CONFIDENCE
 
     out = np.ascontiguousarray(frame).copy()
     h, w = out.shape[:2]
@@ -195,10 +214,13 @@ def draw_faces(frame: np.ndarray, faces: list[TrackedFace], bgr: bool = False) -
         pts = np.asarray(f.landmarks, dtype=np.float64)
         side = b[2] - b[0] if np.isfinite(b).all() else 100.0
         r = max(2, int(round(side / 45)))
-        for (x, y), c in zip(pts, colors, strict=True):
+        conf = getattr(f, "confidence", None)
+        conf = np.ones(len(pts)) if conf is None else np.asarray(conf, dtype=np.float64)
+        for (x, y), c, p_conf in zip(pts, colors, conf, strict=True):
             if np.isfinite(x) and np.isfinite(y):
                 col = tuple(int(v) for v in (c[::-1] if bgr else c))
-                cv2.circle(out, _pt((x, y), 4), r << 4, col, -1, cv2.LINE_AA, 4)
+                fill = -1 if p_conf >= min_confidence else max(1, r // 2)  # unsure: a ring
+                cv2.circle(out, _pt((x, y), 4), r << 4, col, fill, cv2.LINE_AA, 4)
     return out
 
 

@@ -18,14 +18,22 @@ DEFAULT_MODEL = "cuhk5-resnet"
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference, with what it needs around it: its crop margin, its name and
-    the metadata it was saved with."""
+    """A model ready for inference, with what it needs around it: its crop margin, its name, the
+    metadata it was saved with and its confidence head (None: not fitted, see
+    `facepoints.models.confidence`)."""
 
     model: object  # LandmarkModel
     name: str
     path: Path
     margin: float = 0.2
     metadata: dict = field(default_factory=dict)
+    confidence: object = None  # ConfidenceHead or None
+
+    def confident(self):
+        """The model with its confidence as one module: crops -> (points, confidence)."""
+        from .confidence import ConfidentModel
+
+        return ConfidentModel(self.model, self.confidence)
 
     @property
     def scheme(self):
@@ -52,7 +60,7 @@ def list_pretrained() -> list[str]:
 
 def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> LoadedModel:
     """Load a model from a shipped name, a .safetensors file, a .pt checkpoint or a run folder."""
-    from .weights import load_model, read_metadata
+    from .weights import load_confidence, load_model, read_metadata
 
     spec = DEFAULT_MODEL if spec is None else spec
     p = Path(spec)
@@ -83,9 +91,11 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
             ) from None
         model.eval()
         meta = {"margin": state.get("config", {}).get("margin", 0.2)}
+        confidence = None
     else:
         model = load_model(p)
         meta = read_metadata(p)
+        confidence = load_confidence(p, map_location=device)
     margin = meta.get("margin", (meta.get("train_config") or {}).get("margin", 0.2))
     if isinstance(margin, str):
         margin = json.loads(margin)
@@ -96,4 +106,5 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
         path=p,
         margin=float(margin),
         metadata=meta,
+        confidence=confidence,
     )

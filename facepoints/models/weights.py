@@ -1,5 +1,9 @@
 """Model weights as safetensors: tensors plus the model's config (and any extra metadata) as JSON
-in the file's metadata, so a file alone rebuilds its model. No pickle is ever loaded."""
+in the file's metadata, so a file alone rebuilds its model. No pickle is ever loaded.
+
+A model's confidence head (`facepoints.models.confidence`), when it has one, lives in the same
+file: its tensors under "confidence.", its config and calibration record in the metadata key
+"confidence"; `load_model` leaves them out, `load_confidence` reads them."""
 
 from __future__ import annotations
 
@@ -17,19 +21,27 @@ from ..io import atomic_write_bytes
 from .base import LandmarkModel
 from .registry import create_model
 
-__all__ = ["save_model", "load_model", "read_metadata"]
+__all__ = ["save_model", "load_model", "load_confidence", "read_metadata"]
 
 _RESERVED = ("format", "config")
+_CONFIDENCE = "confidence"  # metadata key, and tensor prefix + "."
 
 
 def save_model(
-    model: LandmarkModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None
+    model: LandmarkModel,
+    path: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+    confidence: torch.nn.Module | None = None,
 ) -> None:
-    """Write `model`'s weights and config to `path` atomically; `metadata` values become JSON."""
+    """Write `model`'s weights and config to `path` atomically; `metadata` values become JSON.
+    `confidence`: a fitted `ConfidenceHead` saved beside the model (the "confidence" metadata
+    entry is written from it alone: one given in `metadata` is dropped)."""
     if not getattr(model, "config", None):
         raise ConfigError("the model has no config; build it with create_model() to save it")
     meta = {"format": "pt", "config": json.dumps(model.config)}
     for key, value in (metadata or {}).items():
+        if key == _CONFIDENCE:
+            continue  # stale without its tensors; written from `confidence` below
         if key in _RESERVED:
             raise ConfigError(f"metadata key {key!r} is reserved")
         try:
@@ -37,6 +49,10 @@ def save_model(
         except (TypeError, ValueError) as e:
             raise ConfigError(f"metadata {key!r} is not a JSON value ({e})") from None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if confidence is not None and hasattr(confidence, "describe"):
+        meta[_CONFIDENCE] = json.dumps(confidence.describe())
+        for k, v in confidence.state_dict().items():
+            tensors[f"{_CONFIDENCE}.{k}"] = v.detach().to("cpu").contiguous()
     atomic_write_bytes(path, _to_bytes(tensors, metadata=meta))
 
 
@@ -51,6 +67,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         model = create_model(**config)
     except (ValueError, TypeError, FacepointsError) as e:
         raise CheckpointError(f"{p}: cannot build its model ({e})") from None
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(_CONFIDENCE + ".")}
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
@@ -59,6 +76,32 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
             f"{p}: weights do not fit model {config['name']!r}: {detail}"
         ) from None
     return model.to(map_location).eval()
+
+
+def load_confidence(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> torch.nn.Module | None:
+    """The confidence head saved in the weights file at `path` (eval mode), or None when the
+    file has none."""
+    from .confidence import ConfidenceHead
+
+    p = Path(path)
+    meta, _ = _read(p, with_tensors=False)
+    if _CONFIDENCE not in meta:
+        return None
+    meta, tensors = _read(p, with_tensors=True)
+    prefix = _CONFIDENCE + "."
+    try:
+        record = json.loads(meta[_CONFIDENCE])
+        head = ConfidenceHead(**record["config"])
+        head.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True
+        )
+    except (ValueError, TypeError, KeyError, RuntimeError, FacepointsError) as e:
+        detail = " ".join(str(e).split())[:300]
+        raise CheckpointError(f"{p}: its confidence head cannot be loaded ({detail})") from None
+    head.info = {k: v for k, v in record.items() if k not in ("kind", "config")}
+    return head.to(map_location).eval()
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

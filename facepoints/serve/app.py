@@ -4,7 +4,8 @@ on the webcam live, and the endpoints it calls, hardened for a shared machine.
     GET  /                      the page
     GET  /api/filters           {"filters": [{"name", "description"}]}
     POST /api/landmarks         multipart field "image" -> {"width", "height", "faces", ...}
-    POST /api/filter?filters=a,b[&format=jpeg|png&quality=N]   multipart "image" -> the image
+    POST /api/filter?filters=a,b[&format=jpeg|png&quality=N&min_confidence=C&unsure=skip|fade]
+                                multipart "image" -> the image
     GET  /api/health            {"status": "ok", "model", "scheme"}
     GET  /docs, /openapi.json   the API's description
 
@@ -168,7 +169,8 @@ def create_app(
     async def landmarks(
         image: _Upload,
     ) -> dict:
-        """Faces and their landmarks: box, score, points in image pixels, scheme."""
+        """Faces and their landmarks: box, score, points in image pixels, each point's
+        confidence in [0, 1] and the face's landmark score (their mean), scheme."""
         data = await _read_upload(image, cfg)
         started = time.perf_counter()
 
@@ -197,6 +199,19 @@ def create_app(
             str, Query(pattern="^(jpeg|jpg|png)$", description="jpeg or png")
         ] = "jpeg",
         quality: Annotated[int | None, Query(ge=50, le=95, description="JPEG quality")] = None,
+        min_confidence: Annotated[
+            float | None,
+            Query(
+                ge=0,
+                le=1,
+                description="leave filters off faces whose anchor points' confidence is below "
+                "this (default: every face)",
+            ),
+        ] = None,
+        unsure: Annotated[
+            str,
+            Query(pattern="^(skip|fade)$", description="skip, or fade overlays on unsure faces"),
+        ] = "skip",
     ):
         """The photo with the filters drawn on every face (headers X-Faces: faces found,
         X-Process-Ms: time in work)."""
@@ -212,7 +227,8 @@ def create_app(
         def work():
             rgb = _decode(data, cfg)
             faces = landmarker.detect(rgb)
-            return _encode(apply_filters(rgb, faces, names), png, q), len(faces)
+            drawn = apply_filters(rgb, faces, names, min_confidence, unsure)
+            return _encode(drawn, png, q), len(faces)
 
         body, n_faces = await pool.run(work)
         ms = (time.perf_counter() - started) * 1e3
