@@ -39,7 +39,7 @@ def test_dense68_ships_with_its_card():
     from facepoints.models.pretrained import WEIGHTS_DIR
 
     card = (WEIGHTS_DIR / f"{NAME}.md").read_text()
-    for words in ("pseudo-label", "dlib", "MediaPipe", "held out", "tune"):
+    for words in ("pseudo-label", "dlib", "MediaPipe", "held-out", "tune"):
         assert words.lower() in card.lower(), words
 
 
