@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, ImageError
+from ..errors import ConfigError
 from ..inference.tracking import DEFAULT_DETECT_EVERY, FaceTracker
 from .base import apply_filters, list_filters, parse_filter_names
 
@@ -46,7 +46,14 @@ def filter_video(
     stopped ("end", "max_frames", "user", "interrupted"), out_path."""
     import cv2
 
-    from ..inference.video import _open_writer, _PendingFile, _progress, open_capture, read_frame
+    from ..inference.video import (
+        _open_writer,
+        _PendingFile,
+        _progress,
+        check_frames,
+        open_capture,
+        read_frame,
+    )
 
     chosen = parse_filter_names(filters)
     if max_frames is not None and int(max_frames) < 0:
@@ -111,10 +118,7 @@ def filter_video(
             writer.release()
         if pending is not None:
             pending.finish(keep=writer is not None and frames > 0)
-    if frames == 0 and stopped == "end":
-        if is_camera:
-            raise ConfigError(f"{name} gave no frames (in use by another program?)")
-        raise ImageError(name, "no frame of this video could be read")
+    check_frames(frames, stopped, is_camera, name)
     return {
         "source": name,
         "frames": frames,

@@ -19,7 +19,7 @@ from ..errors import ConfigError, FacepointsError, ImageError
 from .smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF
 from .tracking import DEFAULT_DETECT_EVERY, DEFAULT_MIN_LANDMARK_SCORE, FaceTracker, TrackedFace
 
-__all__ = ["process_video", "open_capture", "draw_faces"]
+__all__ = ["process_video", "open_capture", "draw_faces", "check_frames"]
 
 _ESC = 27
 _FOURCC = "mp4v"
@@ -130,10 +130,7 @@ def process_video(
         for pending, written in ((video, writer is not None), (lines, jsonl is not None)):
             if pending is not None:
                 pending.finish(keep=written and frames > 0)
-    if frames == 0 and stopped == "end":
-        if is_camera:
-            raise ConfigError(f"{name} gave no frames (in use by another program?)")
-        raise ImageError(name, "no frame of this video could be read")
+    check_frames(frames, stopped, is_camera, name)
     return {
         "source": name,
         "frames": frames,
@@ -147,6 +144,14 @@ def process_video(
         "out_path": str(video.path) if video is not None and frames > 0 else None,
         "jsonl_path": str(lines.path) if lines is not None and frames > 0 else None,
     }
+
+
+def check_frames(frames: int, stopped: str, is_camera: bool, name: str) -> None:
+    """One clear error for a source that ran to its end without giving a single frame."""
+    if frames == 0 and stopped == "end":
+        if is_camera:
+            raise ConfigError(f"{name} gave no frames (in use by another program?)")
+        raise ImageError(name, "no frame of this video could be read")
 
 
 def open_capture(source: str | os.PathLike | int):
