@@ -32,6 +32,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,7 +66,8 @@ def pseudolabel(
     whose images lie under `images_root`) and write `out/labels.txt`. Returns its path."""
     from tqdm import tqdm
 
-    from ..peers.base import load_images
+    from ..io import load_image
+    from ..peers.teachers import TEACHER_NAMES
 
     out = Path(out)
     final = out / LABELS_FILE
@@ -80,8 +82,7 @@ def pseudolabel(
             f"{final} holds {done} faces, not the {len(faces)} asked for; pass --force to redo"
         )
     out.mkdir(parents=True, exist_ok=True)
-    names = ",".join(getattr(teachers, "names", ("dlib68", "mediapipe")))
-    header = _header(names, source, _relative_root(root, out))
+    header = _header(",".join(TEACHER_NAMES), source, _relative_root(root, out))
     start = _resume_point(partial, header) if not force else 0
     if start == 0:
         partial.write_text(header)
@@ -97,17 +98,16 @@ def pseudolabel(
     ):
         for lo in range(start, len(faces), batch):
             chunk = faces[lo : lo + batch]
-            sub = [r.subset([i]) for r, i in chunk]
-            images = [im for s in sub for im in load_images(s)]
-            boxes = np.concatenate([s.boxes for s in sub])
+            images = [load_image(r.images[i]) for r, i in chunk]
+            boxes = np.stack([r.boxes[i] for r, i in chunk])
             result = teachers.run(images, boxes)
+            human = _human_errors(result.fused, chunk)
             lines = []
-            for j, s in enumerate(sub):
-                human = _human_error(result.fused[j], s)
+            for j, (r, i) in enumerate(chunk):
                 dis = float(result.disagreement[j])
-                status = _status(dis, human, max_disagreement, max_human_error)
-                rel = _relative_image(s.images[0], root)
-                lines.append(_format(rel, boxes[j], result.fused[j], dis, human, status))
+                status = _status(dis, human[j], max_disagreement, max_human_error)
+                rel = _relative_image(r.images[i], root)
+                lines.append(_format(rel, boxes[j], result.fused[j], dis, human[j], status))
             f.write("".join(lines))
             f.flush()
             os.fsync(f.fileno())
@@ -118,14 +118,15 @@ def pseudolabel(
     return final
 
 
-class PseudoLine:
+class PseudoLine(NamedTuple):
     """One face of a pseudo-label list."""
 
-    __slots__ = ("image", "box", "points", "disagreement", "human_error", "status")
-
-    def __init__(self, image, box, points, disagreement, human_error, status):
-        self.image, self.box, self.points = image, box, points
-        self.disagreement, self.human_error, self.status = disagreement, human_error, status
+    image: str
+    box: np.ndarray
+    points: np.ndarray
+    disagreement: float
+    human_error: float
+    status: str
 
 
 def read_pseudolabels(
@@ -253,17 +254,21 @@ def _status(dis: float, human: float, max_dis: float, max_human: float) -> str:
     return "ok"
 
 
-def _human_error(fused: np.ndarray, face: FaceRecords) -> float:
-    """NME of the fused points, as the 5 CUHK points, against the face's own labels (when they
-    are, or project to, those 5 points)."""
+def _human_errors(fused: np.ndarray, chunk: list) -> list[float]:
+    """NME (inter-ocular) of each face's fused points, as the 5 CUHK points, against the face's
+    own labels when they are, or project to, those 5 points (else NaN)."""
     from ..evaluation.metrics import nme_per_face
 
-    try:
-        mine = project(fused[None], IBUG68, "cuhk5")
-        theirs = project(face.points, face.scheme, "cuhk5")
-    except ConfigError:
-        return float("nan")
-    return float(nme_per_face(mine, theirs, get_scheme("cuhk5"))[0])
+    mine = project(fused, IBUG68, "cuhk5")
+    out = []
+    for j, (r, i) in enumerate(chunk):
+        try:
+            theirs = project(r.points[i : i + 1], r.scheme, "cuhk5")
+        except ConfigError:
+            out.append(float("nan"))
+            continue
+        out.append(float(nme_per_face(mine[j : j + 1], theirs, get_scheme("cuhk5"))[0]))
+    return out
 
 
 def _relative_image(image: Path, root: Path) -> str:

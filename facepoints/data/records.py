@@ -78,7 +78,7 @@ class FaceRecords:
         """A reproducible random split (rest, part) where `part` holds about `fraction` of the
         faces and every photo's faces fall on one side (for lists with several faces a photo)."""
         photos = sorted({str(p) for p in self.images})
-        rng = np.random.default_rng(seed)
-        chosen = set(rng.permutation(len(photos))[: int(round(len(photos) * fraction))].tolist())
-        part = np.array([photos.index(str(p)) in chosen for p in self.images], dtype=bool)
+        order = np.random.default_rng(seed).permutation(len(photos))
+        chosen = {photos[i] for i in order[: int(round(len(photos) * fraction))]}
+        part = np.array([str(p) in chosen for p in self.images], dtype=bool)
         return self.subset(~part), self.subset(part)

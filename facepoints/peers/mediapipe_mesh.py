@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -108,8 +109,6 @@ class MediaPipeMesh(LandmarkSource):
         spec = importlib.util.find_spec("mediapipe")
         total = 0
         for folder in spec.submodule_search_locations or ():
-            from pathlib import Path
-
             for name in (
                 "face_detection_short_range.tflite",
                 "face_landmark_with_attention.tflite",

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io import atomic_write_bytes
-from ..schemes import IBUG68, get_scheme, project
+from ..schemes import IBUG68
 from .base import PEERS, BoxAdapter, LandmarkSource, _check_faces, _to_box
 
 __all__ = [
@@ -204,12 +204,6 @@ def write_teacher_config(cfg: dict[str, Any], path: str | Path | None = None) ->
     text = json.dumps(cfg, indent=1) + "\n"
     atomic_write_bytes(p, text.encode())
     return p
-
-
-def project_teachers(points: np.ndarray, scheme: str = "cuhk5") -> np.ndarray:
-    """68 teacher points -> another scheme (e.g. the 5 CUHK points, to check them against
-    CUHK's human labels)."""
-    return project(points, IBUG68, get_scheme(scheme))
 
 
 PEERS.register("teachers")(Teachers)
