@@ -110,13 +110,19 @@ def init_distributed(device: torch.device | str) -> DistInfo:
     return DistInfo(rank, world, local, backend, device, owner=True)
 
 
-def cleanup(info: DistInfo | None = None) -> None:
-    """Leave the process group, if `init_distributed` joined it (`info` None: whatever group)."""
+def cleanup(info: DistInfo | None = None, finished: bool = False) -> None:
+    """Leave the process group, if `init_distributed` joined it (`info` None: whatever group).
+    `finished`: every rank got here the normal way, so they first meet at a barrier; tearing
+    gloo's connections down while a peer still works on its last collective can abort that
+    peer ("terminate called without an active exception"). After an error there is no barrier:
+    the other ranks may never arrive."""
     import torch.distributed as dist
 
     if info is not None and not info.owner:
         return
     if dist.is_available() and dist.is_initialized():
+        if finished and info is not None and info.distributed:
+            barrier(info)
         dist.destroy_process_group()
 
 

@@ -89,10 +89,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
     numbers and file paths (see `_result`). Ctrl-C stops after the current step, saving last.pt.
     Under torchrun every process calls this, and together they train one model."""
     dist = init_distributed(resolve_device(cfg.device))
+    finished = False
     try:
-        return _train(cfg, progress and dist.is_main, dist)
+        result = _train(cfg, progress and dist.is_main, dist)
+        finished = True
+        return result
     finally:
-        cleanup(dist)
+        cleanup(dist, finished=finished)
 
 
 def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
