@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 T = TypeVar("T")
 
@@ -31,7 +31,8 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
-            raise ConfigError(f"unknown {self.kind} {name!r}; known: {known}") from None
+            hint = did_you_mean(name, sorted(self._items))
+            raise ConfigError(f"unknown {self.kind} {name!r}{hint}; known: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

@@ -100,6 +100,8 @@ def parse_filter_names(spec: str | Sequence[str] | None) -> list[str]:
     parts = [spec] if isinstance(spec, str) else list(spec)
     names: list[str] = []
     for part in parts:
+        if str(part).strip() and not all(n.strip() for n in str(part).split(",")):
+            raise ConfigError(f"empty filter name in {str(part)!r}; give NAME[,NAME...]")
         for n in str(part).split(","):
             n = n.strip()
             if n and n not in names:

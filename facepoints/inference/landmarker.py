@@ -117,7 +117,9 @@ class FaceLandmarker:
         self.min_face = float(min_face)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.batch_size = max(1, int(batch_size))
-        self.device = device
+        from ..device import check_device
+
+        self.device = check_device(device)
         self.backend = backend
         if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
             self.backend = "onnx"  # an exported file runs only with ONNX Runtime

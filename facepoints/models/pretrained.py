@@ -75,6 +75,11 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
             raise CheckpointError(f"{p}: no best.safetensors, best.pt or last.pt in this folder")
     if not p.exists():
         known = ", ".join(list_pretrained()) or "none shipped yet"
+        if isinstance(spec, str) and not p.suffix and len(p.parts) == 1:  # a name, not a path
+            from ..errors import ConfigError, did_you_mean
+
+            hint = did_you_mean(spec, list_pretrained())
+            raise ConfigError(f"unknown model {spec!r}{hint}; shipped: {known}")
         raise CheckpointError(f"{spec}: no such model file or shipped model (shipped: {known})")
     if p.suffix == ".pt":
         from ..training.checkpoint import load_checkpoint
