@@ -118,7 +118,7 @@ def filter_video(
             writer.release()
         if pending is not None:
             pending.finish(keep=writer is not None and frames > 0)
-    check_frames(frames, stopped, is_camera, name)
+    check_frames(frames, stopped, is_camera, name, expected=total)
     return {
         "source": name,
         "frames": frames,

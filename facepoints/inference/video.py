@@ -130,7 +130,7 @@ def process_video(
         for pending, written in ((video, writer is not None), (lines, jsonl is not None)):
             if pending is not None:
                 pending.finish(keep=written and frames > 0)
-    check_frames(frames, stopped, is_camera, name)
+    check_frames(frames, stopped, is_camera, name, expected=total)
     return {
         "source": name,
         "frames": frames,
@@ -146,12 +146,24 @@ def process_video(
     }
 
 
-def check_frames(frames: int, stopped: str, is_camera: bool, name: str) -> None:
-    """One clear error for a source that ran to its end without giving a single frame."""
+def check_frames(frames: int, stopped: str, is_camera: bool, name: str, expected: int = 0) -> None:
+    """One clear error for a source that ran to its end without giving a single frame, and a
+    warning for a file that ended well before the frame count its header gives (a cut file)."""
     if frames == 0 and stopped == "end":
         if is_camera:
             raise ConfigError(f"{name} gave no frames (in use by another program?)")
         raise ImageError(name, "no frame of this video could be read")
+    if stopped == "end" and not is_camera and expected > 0 and frames < 0.98 * expected - 1:
+        import warnings
+
+        from ..errors import FacepointsWarning
+
+        warnings.warn(
+            f"{name}: only {frames} of the {expected} frames its header announces could be "
+            "read (a cut or damaged file?)",
+            FacepointsWarning,
+            stacklevel=2,
+        )
 
 
 def open_capture(source: str | os.PathLike | int):
