@@ -78,7 +78,7 @@ def detector_status(name: str) -> str | None:
 
 def _register_all() -> None:
     # Importing a detector file registers it; none imports cv2 or dlib before it is created.
-    from . import dlib_hog, mtcnn, opencv_haar  # noqa: F401
+    from . import dlib_hog, mtcnn, opencv_haar, retinaface, ultralight  # noqa: F401
 
 
 _register_all()

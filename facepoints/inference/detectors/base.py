@@ -3,8 +3,10 @@ map from a detector's own box to the box convention the landmark models were tra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ __all__ = [
     "read_box_maps",
     "write_box_maps",
     "as_rgb",
+    "torch_threads",
 ]
 
 BOXMAPS_FILE = Path(__file__).with_name("boxmaps.json")
@@ -31,12 +34,15 @@ MAX_WORK_SIDE = 4096  # the detector never runs on an image larger than this (px
 class Detection:
     """One face found in an image. `box` (4,) float32 x1 y1 x2 y2 in image pixels, in the training
     (CUHK) box convention: the detector's own box after its BoxMap; `raw_box` the detector's own
-    box; `score` the detector's confidence (its own scale: higher is surer). Boxes may reach past
-    the image border for faces the border cuts; crops pad such parts with black."""
+    box; `score` the detector's confidence (its own scale: higher is surer); `points` (5, 2)
+    float32 in image pixels (eye centres, nose tip, mouth corners, image-left first, as the
+    cuhk5 scheme) for detectors that predict them, else None. Boxes may reach past the image
+    border for faces the border cuts; crops pad such parts with black."""
 
     box: np.ndarray
     raw_box: np.ndarray
     score: float
+    points: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -132,23 +138,33 @@ class FaceDetector:
         rgb = as_rgb(image)
         scale = self._work_scale(rgb.shape[:2])
         work = _resize(rgb, scale)
-        raw, scores = self._detect_raw(work)
+        found = self._detect_raw(work)
         fx, fy = work.shape[1] / rgb.shape[1], work.shape[0] / rgb.shape[0]
-        raw = np.asarray(raw, dtype=np.float64).reshape(-1, 4) / [fx, fy, fx, fy]
-        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        raw = np.asarray(found[0], dtype=np.float64).reshape(-1, 4) / [fx, fy, fx, fy]
+        scores = np.asarray(found[1], dtype=np.float64).reshape(-1)
+        points = None
+        if len(found) > 2 and found[2] is not None:  # detectors that also give 5 points
+            points = np.asarray(found[2], np.float64).reshape(-1, 5, 2) / [fx, fy]
+            points = points.astype(np.float32)
         boxes = self.box_map.apply(raw)
         side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         keep = np.flatnonzero(side >= self.min_size)
         keep = keep[np.argsort(-scores[keep], kind="stable")]
         return [
-            Detection(box=boxes[i], raw_box=raw[i].astype(np.float32), score=float(scores[i]))
+            Detection(
+                box=boxes[i],
+                raw_box=raw[i].astype(np.float32),
+                score=float(scores[i]),
+                points=None if points is None else points[i],
+            )
             for i in keep
         ]
 
     __call__ = detect
 
-    def _detect_raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw boxes (N, 4) x1 y1 x2 y2 and scores (N,) in the pixels of `rgb`."""
+    def _detect_raw(self, rgb: np.ndarray) -> tuple:
+        """Raw boxes (N, 4) x1 y1 x2 y2 and scores (N,) in the pixels of `rgb`, optionally
+        followed by 5 points per face (N, 5, 2) in the same pixels."""
         raise NotImplementedError
 
     def _work_scale(self, hw: tuple[int, int]) -> float:
@@ -208,6 +224,22 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     from ...io import array_to_rgb
 
     return array_to_rgb(image)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the body with `n` torch threads, restoring the number after (n <= 0: unchanged)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n <= 0 or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -7,8 +7,6 @@ itself is never imported: it needs torchvision)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import numpy as np
 from ...errors import CheckpointError, ConfigError
 from . import DETECTORS
 from .base import MAX_WORK_SIDE, FaceDetector
+from .base import torch_threads as _torch_threads
 
 __all__ = ["MTCNNDetector"]
 
@@ -112,21 +111,6 @@ class MTCNNDetector(FaceDetector):
         boxes[:, 4] = prob[keep, 1].numpy()
         boxes = _regress(boxes, reg[keep].numpy())
         return boxes[_nms(boxes, 0.7, mode="min")]
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    if n <= 0 or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "mtcnn.safetensors"

@@ -1,0 +1,255 @@
+"""What the light single-shot detectors share (RetinaFace-MobileNet-0.25, ultra-light slim and
+RFB): one network pass over the photo, anchors decoded into boxes, scores and 5 points, greedy
+NMS; run with PyTorch or with ONNX Runtime (one session per detector, exported once into the
+user cache folder from the shipped weights: a local export, never a download).
+
+Weights: facepoints/weights/face-detector-1mb.safetensors (MIT, see its card), written once by
+scripts/convert_face_detectors.py from the authors' state dicts."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CheckpointError, ConfigError
+from .base import MAX_WORK_SIDE, FaceDetector, torch_threads
+from .priors import anchor_boxes, decode_boxes, decode_points, nms
+
+__all__ = ["SingleShotDetector", "WEIGHTS_FILE", "BACKENDS"]
+
+WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "weights" / "face-detector-1mb.safetensors"
+BACKENDS = ("torch", "onnx")
+MEAN_BGR = (104.0, 117.0, 123.0)  # the networks read BGR pixels minus these, not rescaled
+PRE_NMS_TOP_K = 5000
+_EXPORT_VERSION = 1  # bump when export_onnx writes something different
+
+
+class SingleShotDetector(FaceDetector):
+    """A single-shot detector with 5 points. Subclasses set `name` (registry and box-map key,
+    and the network's name in `lightnets.NETWORKS`), `steps` and `min_sizes` (the anchors).
+
+    min_size: smallest face kept (training-convention box side, px). threshold: face
+        probability to keep a detection (None: the class default, chosen on training photos).
+    long_side: None (default): the photo is resized so that a face of `min_size` px becomes
+        `window` px for the network, so large minimum sizes run fast and small ones find tiny
+        faces; a number: the photo is resized so that its longer side has that many pixels (the
+        authors evaluated at 640), and enlarged further only when `upscale` and `min_size` ask.
+    upscale: allow enlarging the photo (up to 4096 px a side) for faces smaller than the
+        network's window; False keeps at most the photo's own size (or `long_side`).
+    max_faces: keep at most this many faces, best first (None: all). nms_iou: overlap above
+        which the lower-scored of two boxes is dropped. backend: "torch" or "onnx".
+    threads: CPU threads while detecting (torch: set around each call and restored; onnx: the
+        session's, set once)."""
+
+    steps: tuple[int, ...] = ()
+    min_sizes: tuple[tuple[int, ...], ...] = ()
+    window = 16  # raw box side (px) found reliably at the network's input scale
+    default_threshold = 0.5
+
+    def __init__(
+        self,
+        min_size: float = 40,
+        threshold: float | None = None,
+        box_map=None,
+        long_side: int | None = None,
+        upscale: bool = True,
+        max_faces: int | None = None,
+        nms_iou: float = 0.4,
+        backend: str = "torch",
+        threads: int = 1,
+    ):
+        super().__init__(min_size=min_size, threshold=threshold, box_map=box_map)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must be a probability in [0, 1], not {threshold!r}")
+        if long_side is not None and not (int(long_side) >= 32):
+            raise ConfigError(f"long_side must be at least 32 pixels or None, not {long_side!r}")
+        if max_faces is not None and int(max_faces) < 1:
+            raise ConfigError(f"max_faces must be >= 1 or None, not {max_faces!r}")
+        if not 0.0 < float(nms_iou) <= 1.0:
+            raise ConfigError(f"nms_iou must be in (0, 1], not {nms_iou!r}")
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if int(threads) < 1:
+            raise ConfigError(f"threads must be >= 1, not {threads!r}")
+        self.long_side = None if long_side is None else int(long_side)
+        self.upscale = bool(upscale)
+        self.max_faces = None if max_faces is None else int(max_faces)
+        self.nms_iou = float(nms_iou)
+        self.backend = backend
+        self.threads = int(threads)
+        self._net = load_network(self.name)
+        self._session = self._onnx_session() if backend == "onnx" else None
+        self._anchors: dict[tuple[int, int], np.ndarray] = {}
+
+    def detect(self, image: np.ndarray):
+        """Faces in an RGB uint8 image (H, W, 3), best first, each with its 5 points."""
+        found = super().detect(image)
+        return found if self.max_faces is None else found[: self.max_faces]
+
+    __call__ = detect
+
+    def export_onnx(self, path: str | Path, opset: int = 17) -> Path:
+        """Write the network as ONNX (input "image" (1, 3, H, W) BGR minus MEAN_BGR, any H, W;
+        outputs "boxes" (1, A, 4), "scores" (1, A), "points" (1, A, 10) as anchor offsets),
+        atomically; returns the path."""
+        import io
+        import json
+        import warnings
+
+        import onnx
+        import torch
+
+        from ...io import atomic_write_bytes
+
+        buf = io.BytesIO()
+        x = torch.zeros(1, 3, 240, 320)
+        with warnings.catch_warnings(), torch_threads(self.threads):
+            warnings.simplefilter("ignore")
+            try:
+                torch.onnx.export(
+                    self._net,
+                    (x,),
+                    buf,
+                    dynamo=False,
+                    opset_version=int(opset),
+                    input_names=["image"],
+                    output_names=["boxes", "scores", "points"],
+                    dynamic_axes={
+                        "image": {2: "height", 3: "width"},
+                        "boxes": {1: "anchors"},
+                        "scores": {1: "anchors"},
+                        "points": {1: "anchors"},
+                    },
+                    do_constant_folding=True,
+                )
+            except Exception as e:  # torch raises many types for unsupported ops or opsets
+                raise ConfigError(f"ONNX export of {self.name} failed: {e}") from None
+        proto = onnx.load_from_string(buf.getvalue())
+        meta = {
+            "name": self.name,
+            "mean_bgr": list(MEAN_BGR),
+            "steps": list(self.steps),
+            "min_sizes": [list(s) for s in self.min_sizes],
+            "variances": [0.1, 0.2],
+        }
+        for key, value in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(value)
+        proto.producer_name = "facepoints"
+        onnx.checker.check_model(proto)
+        atomic_write_bytes(path, proto.SerializeToString())
+        return Path(path)
+
+    # --- detection -----------------------------------------------------------------------------
+
+    def _work_scale(self, hw: tuple[int, int]) -> float:
+        raw_min = self.min_size / min(self.box_map.sx, self.box_map.sy)
+        need = self.window / raw_min  # the scale at which a min_size face fills the window
+        if self.long_side is None:
+            scale = need if self.upscale else min(need, 1.0)
+        else:
+            scale = self.long_side / max(hw)
+            if self.upscale:
+                scale = max(scale, need)
+        return min(scale, MAX_WORK_SIDE / max(hw))
+
+    def _detect_raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        h, w = rgb.shape[:2]
+        x = rgb[..., ::-1].astype(np.float32) - np.array(MEAN_BGR, np.float32)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        loc, prob, pts = self._forward(x)
+        keep = np.flatnonzero(prob > self.threshold)
+        if len(keep) > PRE_NMS_TOP_K:
+            keep = keep[np.argsort(-prob[keep], kind="stable")[:PRE_NMS_TOP_K]]
+        anchors = self._anchor_grid(h, w)[keep]
+        boxes = decode_boxes(loc[keep], anchors)
+        points = decode_points(pts[keep], anchors)
+        scores = prob[keep]
+        kept = nms(boxes, scores, self.nms_iou)
+        return boxes[kept], scores[kept], points[kept]
+
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(1, 3, H, W) float32 -> offsets (A, 4), face probabilities (A,), points (A, 10)."""
+        if self._session is not None:
+            loc, prob, pts = self._session.run(None, {"image": x})
+            return loc[0], prob[0], pts[0]
+        import torch
+
+        with torch.inference_mode(), torch_threads(self.threads):
+            loc, prob, pts = self._net(torch.from_numpy(x))
+        return loc[0].numpy(), prob[0].numpy(), pts[0].numpy()
+
+    def _anchor_grid(self, h: int, w: int) -> np.ndarray:
+        key = (h, w)
+        if key not in self._anchors:
+            if len(self._anchors) > 8:  # videos keep one size; photos of many sizes do not
+                self._anchors.clear()
+            self._anchors[key] = anchor_boxes(h, w, self.steps, self.min_sizes)
+        return self._anchors[key]
+
+    def _onnx_session(self):
+        """The ONNX Runtime session for this network, exporting it into the cache first."""
+        import onnxruntime as ort
+
+        from ...data.paths import user_cache_dir
+
+        path = user_cache_dir() / "onnx" / f"detector-{self.name}-{_weights_hash()}.onnx"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.export_onnx(path)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = self.threads
+        # idle worker threads spin by default; on shared CPUs that steals time from the rest
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise CheckpointError(f"{path}: ONNX Runtime cannot load it ({e})") from None
+
+    def __repr__(self) -> str:
+        side = "auto" if self.long_side is None else str(self.long_side)
+        return (
+            f"{type(self).__name__}(min_size={self.min_size:g}, threshold={self.threshold:g}, "
+            f"long_side={side}, upscale={self.upscale}, max_faces={self.max_faces}, "
+            f"backend={self.backend!r}, box_map={self.box_map})"
+        )
+
+
+def load_network(name: str):
+    """The torch network `name` of lightnets.NETWORKS with its shipped weights, in eval mode."""
+    from safetensors import safe_open
+
+    from .lightnets import NETWORKS
+
+    make, prefix = NETWORKS[name]
+    if not WEIGHTS_FILE.is_file():
+        raise CheckpointError(
+            f"{WEIGHTS_FILE} is missing (reinstall facepoints, or run "
+            "scripts/convert_face_detectors.py)"
+        )
+    try:
+        with safe_open(str(WEIGHTS_FILE), framework="pt") as f:
+            state = {k[len(prefix) :]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+        net = make()
+        net.load_state_dict(state, strict=True)
+    except Exception as e:  # safetensors and torch raise several types for damaged files
+        raise CheckpointError(f"{WEIGHTS_FILE}: cannot load the {name} weights ({e})") from None
+    return net.eval()
+
+
+@functools.lru_cache(maxsize=1)
+def _weights_hash() -> str:
+    """A short hash of the shipped weights, torch's version and the export's version."""
+    import torch
+
+    h = hashlib.sha1(f"{_EXPORT_VERSION} {torch.__version__}".encode())
+    h.update(WEIGHTS_FILE.read_bytes())
+    return h.hexdigest()[:16]
