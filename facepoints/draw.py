@@ -2,7 +2,8 @@
 
 Every function returns a new array and leaves its input alone. Colours are RGB triples. Points are
 (K, 2) in image pixels, x then y, pixel centres at integer coordinates; non-finite points are
-skipped.
+skipped. Sizes (dot radius, line width, box edge) follow the face and the image by default, so a
+drawing reads on a 250-pixel photo and a 4,000-pixel one alike (`mark_radius`, `line_width`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ __all__ = [
     "RED",
     "DEFAULT_MIN_CONFIDENCE",
     "draw_landmarks",
+    "face_size",
+    "mark_radius",
+    "line_width",
     "draw_box",
     "group_colors",
     "scheme_polylines",
@@ -50,6 +54,11 @@ _PALETTE = (
     (23, 190, 207),
 )
 _OTHER = (160, 160, 160)
+_OUTLINE = (16, 16, 16)  # a dark rim keeps light dots visible on light skin and backgrounds
+# a face's side in units of its points' extent: 5 sparse points span about half the face box,
+# a dense scheme's contour spans the face
+_SPARSE_MAX = 20
+_FACE_PER_EXTENT_SPARSE = 2.0
 
 Color = tuple[int, int, int]
 
@@ -64,21 +73,26 @@ def draw_landmarks(
     connect: bool = False,
     confidence: np.ndarray | None = None,
     min_confidence: float | None = None,
+    outline: bool = True,
 ) -> np.ndarray:
     """Filled dots at `points` (K, 2). `color` is one RGB triple or (K, 3) colours (see
     `group_colors`); `radius` defaults to one that suits the face and image size. With a scheme,
     connect=True also draws its contour, brows, eyes, nose and mouth lines; numbers=True writes
     each point's index beside it. With `confidence` (K,) and `min_confidence`, points whose
-    confidence is below it are drawn as hollow rings, and lines only join sure points."""
+    confidence is below it are drawn as hollow rings, and lines only join sure points. Filled
+    dots get a thin dark rim (outline=False: none)."""
     import cv2
 
     out = _rgb_copy(image)
     pts = _as_points(points)
     colors = _per_point_colors(color, len(pts))
-    r = _auto_radius(out, pts) if radius is None else max(float(radius), 0.5)
+    if radius is None:
+        r = mark_radius(out.shape, face_size(pts), len(pts))
+    else:
+        r = max(float(radius), 0.5)
     unsure = _unsure(confidence, min_confidence, len(pts))
     if connect and scheme is not None:
-        thickness = max(1, round(r / 2))
+        thickness = line_width(r)
         for idx, closed in scheme_polylines(get_scheme(scheme)):
             seg = pts[list(idx)]
             if len(seg) < 2 or not np.isfinite(seg).all() or unsure[list(idx)].any():
@@ -87,9 +101,14 @@ def draw_landmarks(
             poly = [np.round(seg * _ONE).astype(np.int32)]
             cv2.polylines(out, poly, closed, c, thickness, cv2.LINE_AA, _SHIFT)
     ring = max(1, round(r / 2.5))
+    rim = max(0.6, r / 4) if outline else 0.0
     for (x, y), c, hollow in zip(pts, colors, unsure, strict=True):
         if np.isfinite(x) and np.isfinite(y):
             centre = (int(round(x * _ONE)), int(round(y * _ONE)))
+            if rim and not hollow:
+                cv2.circle(
+                    out, centre, int(round((r + rim) * _ONE)), _OUTLINE, -1, cv2.LINE_AA, _SHIFT
+                )
             cv2.circle(
                 out,
                 centre,
@@ -100,7 +119,7 @@ def draw_landmarks(
                 _SHIFT,
             )
     if numbers:
-        scale = float(np.clip(r / 6, 0.25, 1.0))
+        scale = float(np.clip(r / 5, 0.3, 1.2))
         for i, ((x, y), c) in enumerate(zip(pts, colors, strict=True)):
             if np.isfinite(x) and np.isfinite(y):
                 org = (int(round(x + r + 1)), int(round(y - r - 1)))
@@ -114,7 +133,9 @@ def draw_box(
     color: Color = GREEN,
     thickness: int | None = None,
 ) -> np.ndarray:
-    """A rectangle x1, y1, x2, y2; thickness defaults to about 1/300 of the image size."""
+    """A rectangle x1, y1, x2, y2; thickness defaults to one that suits the box and the image
+    (about 1/150 of the box side, at least 1/800 of the image's long side so that it shows when
+    the image is viewed scaled down, at most 1/20 of the box side)."""
     import cv2
 
     out = _rgb_copy(image)
@@ -123,12 +144,50 @@ def draw_box(
         raise ConfigError(f"a box is 4 numbers x1, y1, x2, y2; got {b.size}")
     if not np.isfinite(b).all():
         return out
-    t = max(1, round(max(out.shape[:2]) / 300)) if thickness is None else max(1, int(thickness))
+    if thickness is None:
+        side = float(min(b[2] - b[0], b[3] - b[1]))
+        t = max(side / 150, max(out.shape[:2]) / 800)
+        t = max(1, round(min(t, side / 20)))
+    else:
+        t = max(1, int(thickness))
     # edges are axis-aligned: whole pixels without anti-aliasing stay crisp (AA only blurs them)
     p1 = (int(round(b[0])), int(round(b[1])))
     p2 = (int(round(b[2])), int(round(b[3])))
     cv2.rectangle(out, p1, p2, tuple(int(v) for v in color), t, cv2.LINE_8)
     return out
+
+
+def face_size(points: np.ndarray) -> float:
+    """The side of the face that `points` (K, 2) mark, in pixels, from their extent (5 sparse
+    points span about half a face, a dense scheme's contour all of it); NaN without two finite
+    points."""
+    pts = _as_points(points)
+    finite = pts[np.isfinite(pts).all(axis=1)]
+    if len(finite) < 2:
+        return float("nan")
+    extent = float(np.ptp(finite, axis=0).max())
+    return extent * (_FACE_PER_EXTENT_SPARSE if len(pts) <= _SPARSE_MAX else 1.0)
+
+
+def mark_radius(image_shape: Sequence[int], face: float, num_points: int) -> float:
+    """Dot radius in pixels for `num_points` landmarks on a face `face` pixels wide in an image of
+    `image_shape` (H, W, ...): about 1/35 of the face for sparse schemes and 1/110 for dense
+    ones (whose points sit close), at least 1/300 of the image's long side (so that the dots show
+    when the image is viewed scaled down) unless that would swamp a small face, and at least
+    1.2 pixels."""
+    long_side = float(max(image_shape[:2]))
+    if not (face > 0 and math.isfinite(face)):
+        face = min(image_shape[:2]) / 3
+    sparse = num_points <= _SPARSE_MAX
+    base = face / (35 if sparse else 110)
+    cap = face / (12 if sparse else 35)
+    r = min(max(base, long_side / 300), max(base, cap))
+    return float(max(r, 1.2))
+
+
+def line_width(radius: float) -> int:
+    """Width in whole pixels of the lines joining points drawn with dots of `radius`."""
+    return max(1, round(radius / 2.2))
 
 
 def group_colors(scheme: Scheme | str | int) -> np.ndarray:
@@ -229,7 +288,7 @@ def compare_image(
         raise ConfigError(f"prediction {p.shape} and ground truth {g.shape} differ in shape")
     if box is not None:
         out = draw_box(out, box, (255, 255, 255))
-    r = _auto_radius(out, g) if radius is None else radius
+    r = mark_radius(out.shape, face_size(g), len(g)) if radius is None else radius
     if lines:
         for a, b in zip(g, p, strict=True):
             if np.isfinite(a).all() and np.isfinite(b).all():
@@ -270,16 +329,6 @@ def _per_point_colors(color, k: int) -> np.ndarray:
     if c.shape == (k, 3):
         return c
     raise ConfigError(f"color must be one RGB triple or ({k}, 3) colours, got shape {c.shape}")
-
-
-def _auto_radius(image: np.ndarray, pts: np.ndarray) -> float:
-    """About 1/40 of the face (1/90 for dense schemes, whose points sit close), within
-    [1, image side / 50]."""
-    finite = pts[np.isfinite(pts).all(axis=1)]
-    side = min(image.shape[:2])
-    extent = float(np.ptp(finite, axis=0).max()) if len(finite) > 1 else side / 3
-    r = extent / (90 if len(pts) > 20 else 40)
-    return float(np.clip(r, 1.0, max(1.5, side / 50)))
 
 
 def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color: Color) -> None:
