@@ -78,9 +78,9 @@ EXIT_CODES: dict[int, str] = {
 }
 
 
-def did_you_mean(name: str, known: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(name: str, known: list[str] | tuple[str, ...], cutoff: float = 0.6) -> str:
     """' (did you mean 'x'?)' for the known name closest to `name`, or '' when none is close."""
     import difflib
 
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.7)
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""

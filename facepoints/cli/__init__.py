@@ -44,7 +44,7 @@ class Parser(argparse.ArgumentParser):
         m = re.search(r"unrecognized arguments: (\S+)", message)
         if m and m.group(1).startswith("-"):
             flag = m.group(1).split("=")[0]
-            return did_you_mean(flag, list(self._option_string_actions))
+            return did_you_mean(flag, list(self._option_string_actions), cutoff=0.75)
         m = re.search(r"invalid choice: '([^']*)'", message)
         if m:
             choices = re.findall(r"'([^']*)'", message.split("choose from", 1)[-1])

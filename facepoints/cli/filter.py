@@ -89,10 +89,11 @@ def _filter(a: argparse.Namespace) -> int:
         check_preview()  # before the model loads: say at once why a preview cannot open
 
     from ..inference.landmarker import FaceLandmarker
-    from ..inference.sources import collect_inputs
+    from ..inference.sources import check_outputs, collect_inputs
 
     out = Path(a.out)
     inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
+    check_outputs(inputs, out)  # a writable folder, and no output over an input (exit 2)
     lm = FaceLandmarker(
         model=a.model,
         detector=a.detector,

@@ -123,6 +123,10 @@ class FaceLandmarker:
         self.backend = backend
         if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
             self.backend = "onnx"  # an exported file runs only with ONNX Runtime
+        if isinstance(detector, str):
+            from .detectors import DETECTORS
+
+            DETECTORS.get(detector)  # an unknown name fails here, with its "did you mean"
         self._load(model, threads)
         self._detector_spec = detector
         self._detector = None if detector is None or isinstance(detector, str) else detector
