@@ -49,6 +49,10 @@ __all__ = [
     "bezier",
     "mirror",
     "ellipse_points",
+    "light_gain",
+    "PLACEMENTS",
+    "FILTER_MODEL",
+    "UNSURE_FADE",
 ]
 
 FILTERS: Registry[type[Filter]] = Registry("filter")
@@ -65,6 +69,13 @@ MOUTH = (3, 4)
 _UNITS = (32, 64, 128, 256, 512)  # artwork is drawn at the first of these >= the face's size
 UNSURE_MODES = ("skip", "fade")  # what happens to a filter on a face whose anchors are unsure
 FADED_OPACITY = 0.35  # an overlay on unsure anchors, with unsure="fade"
+PLACEMENTS = ("mesh", "similarity")
+# The landmark model filters use unless told otherwise: a dense one, so artwork follows the face.
+FILTER_MODEL = "dense68"
+# Artwork over points whose mean confidence is below the first fades out, gone below the second
+# (calibrated confidences: the chance that a point is within 10% of the eye distance).
+UNSURE_FADE = (0.12, 0.35)
+_LIT_FACE = 0.45  # the mean luminance (0..1) of a face for which artwork keeps its colours
 
 
 class Filter:
@@ -221,21 +232,67 @@ class Overlay(Filter):
             cache[unit] = canvas.artwork()
         return cache[unit]
 
-    def apply(self, image: np.ndarray, faces: Sequence[Any], opacity: float = 1.0) -> np.ndarray:
-        """The artwork on every face, at `opacity` (1: as drawn; less fades it)."""
+    def apply(
+        self,
+        image: np.ndarray,
+        faces: Sequence[Any],
+        opacity: float = 1.0,
+        placement: str = "mesh",
+    ) -> np.ndarray:
+        """The artwork on every face, at `opacity` (1: as drawn; less fades it). placement
+        "mesh" (the default): warped piecewise onto the face's dense points (68 or 98; a face
+        with 5 points gets the generic face placed by `anchors`), lit like the face, faded over
+        unsure points; "similarity": the older single similarity from the 5-point projection."""
+        if placement not in PLACEMENTS:
+            raise ConfigError(f"placement must be one of {', '.join(PLACEMENTS)}")
+        from .mesh import face_mesh, generic_mesh, warp_premultiplied
+
         out = np.ascontiguousarray(image, dtype=np.uint8).copy()
         for face in faces:
-            p5 = face_points5(face)
-            if p5 is None:
-                continue
-            m = face_matrix(p5, self.anchors)  # face units -> image
-            scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
-            if not (math.isfinite(scale) and scale > 0.5):
+            mesh = face_mesh(face) if placement == "mesh" else None
+            m = None
+            if mesh is None:
+                p5 = face_points5(face)
+                if p5 is None:
+                    continue
+                m = face_matrix(p5, self.anchors)  # face units -> image
+                mesh = generic_mesh(m)
+            if not (math.isfinite(mesh.scale) and mesh.scale > 0.5):
                 continue  # a face under a pixel across: nothing to draw
-            art = self.artwork(_unit_for(scale))
+            art = self.artwork(_unit_for(mesh.scale))
             src = art.premultiplied if opacity >= 1 else art.premultiplied * np.float32(opacity)
-            _composite(out, src, compose(m, art.to_face()))
+            if placement == "similarity":
+                _composite(out, src, compose(m, art.to_face()))
+                continue
+            src = src * np.append(light_gain(out, mesh.points[:68]), 1.0).astype(np.float32)
+            warped = warp_premultiplied(src, art.to_face(), mesh, out.shape, fade=UNSURE_FADE)
+            if warped is not None:
+                _over(out, *warped)
         return out
+
+
+def light_gain(image: np.ndarray, points68: np.ndarray) -> np.ndarray:
+    """(3,) float32 colour gains that make artwork sit in the face's light: the brightness and
+    colour cast of the face (inside its 68 points' outline) against a neutral, well-lit face,
+    bounded so artwork never disappears or glows."""
+    import cv2
+
+    pts = np.asarray(points68, np.float64)
+    h, w = image.shape[:2]
+    outline = np.concatenate([pts[:17], pts[17:27][::-1]]) if len(pts) >= 27 else pts
+    x0, y0 = np.clip(np.floor(outline.min(0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(outline.max(0)).astype(int) + 1, 0, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.ones(3, np.float32)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round(outline - (x0, y0)).astype(np.int32)], 1)
+    if mask.sum() < 4:
+        return np.ones(3, np.float32)
+    mean = image[y0:y1, x0:x1][mask > 0].reshape(-1, 3).mean(0) / 255.0
+    level = float(mean @ np.array([0.299, 0.587, 0.114]))
+    gain = float(np.clip((level / _LIT_FACE) ** 0.5, 0.55, 1.1))
+    cast = np.clip(mean / max(float(mean.mean()), 1e-3), 0.85, 1.15)
+    return (gain * (0.5 + 0.5 * cast)).astype(np.float32)
 
 
 def blend(image: np.ndarray, rgba: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -433,6 +490,17 @@ def _composite(image: np.ndarray, src: np.ndarray, m: np.ndarray) -> np.ndarray:
     mixed = region * (1.0 - alpha) + warped[..., :3]
     image[y0:y1, x0:x1] = np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return image
+
+
+def _over(image: np.ndarray, region: tuple[slice, slice], src: np.ndarray) -> None:
+    """Premultiplied `src` "over" `image[region]`, in place, edges softened a little."""
+    import cv2
+
+    src = cv2.GaussianBlur(src, (0, 0), 0.6)
+    alpha = np.clip(src[..., 3:], 0.0, 1.0)
+    base = image[region].astype(np.float32) / 255.0
+    mixed = base * (1.0 - alpha) + src[..., :3]
+    image[region] = np.clip(mixed * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _premultiply(rgba: np.ndarray) -> np.ndarray:
