@@ -23,6 +23,12 @@ def register(sub) -> None:
         "--nproc_per_node=N -m facepoints train ... (batch_size is the global batch).",
     )
     p.add_argument("--config", help="start from this config.json (e.g. a recipe's)")
+    p.add_argument(
+        "--override-settings",
+        action="store_true",
+        help="with --resume: go on even though the settings given differ from the run's saved "
+        "config.json (without it such a resume is refused)",
+    )
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
@@ -42,9 +48,13 @@ def register(sub) -> None:
 
 
 def _train(a: argparse.Namespace) -> int:
-    from ..errors import ConfigError
+    import warnings
+
+    from ..device import check_device
+    from ..errors import ConfigError, FacepointsWarning
     from ..training import TrainConfig, train
-    from ..training.config import apply_overrides
+    from ..training.config import RUNTIME_FIELDS, apply_overrides
+    from ..training.runlock import check_resume, run_lock
 
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     overrides = {n: getattr(a, n) for n in names if getattr(a, n) is not None}
@@ -59,7 +69,20 @@ def _train(a: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{cfg_file}: cannot read config ({e})") from None
     cfg = apply_overrides(base, overrides)
-    result = train(cfg)
+    check_device(cfg.device)  # a device this torch build lacks: one usage error, before any work
+    with run_lock(cfg.out):  # one training per run folder (BusyError, exit 7)
+        if cfg.resume:
+            changes = check_resume(
+                cfg.out, cfg.to_dict(), RUNTIME_FIELDS, override=a.override_settings
+            )
+            if changes:
+                shown = ", ".join(f"{n} {old!r} -> {new!r}" for n, (old, new) in changes.items())
+                warnings.warn(
+                    f"resuming {cfg.out} with changed settings: {shown}",
+                    FacepointsWarning,
+                    stacklevel=1,
+                )
+        result = train(cfg)
     if result.get("rank", 0) == 0:  # under torchrun, rank 0 speaks for the run
         print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
     return 130 if result["stopped"] == "interrupted" else 0  # 130: the shell's code for Ctrl-C
