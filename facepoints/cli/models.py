@@ -1,4 +1,5 @@
-"""`facepoints models`: the model families and the shipped pretrained models."""
+"""`facepoints models`: the model families and the shipped pretrained models with the test
+figures of their cards."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ def register(sub) -> None:
 def _models(a: argparse.Namespace) -> int:
     from ..evaluation.report import format_table
     from ..models import list_models
-    from ..models.pretrained import list_pretrained, resolve_model
+    from ..models.cards import read_card
+    from ..models.pretrained import WEIGHTS_DIR, list_pretrained, resolve_model
 
     rows = list_models()
     cols = [
@@ -29,13 +31,19 @@ def _models(a: argparse.Namespace) -> int:
     shipped = []
     for name in list_pretrained():
         lm = resolve_model(name)
+        card = WEIGHTS_DIR / f"{name}.md"
+        figures = read_card(card).test_figures() if card.is_file() else []
+        first = figures[0] if figures else {}
         shipped.append(
             {
                 "name": name,
                 "arch": lm.model.config.get("name", "?"),
                 "points": lm.model.num_points,
-                "nme": lm.metadata.get("test_nme", "-"),
-                "card": f"facepoints/weights/{name}.md",
+                "test_set": first.get("Test set", "-"),
+                "faces": first.get("Faces", "-"),
+                "nme": first.get("NME", "-"),
+                "fr": first.get("FR@10%", "-"),
+                "card": f"facepoints/weights/{card.name}" if card.is_file() else "-",
             }
         )
     print("\nShipped models (use by name anywhere a model is asked for):")
@@ -47,11 +55,15 @@ def _models(a: argparse.Namespace) -> int:
                     ("name", "Name", None),
                     ("arch", "Architecture", None),
                     ("points", "Points", "d"),
-                    ("nme", "Test NME", None),
+                    ("test_set", "Test set", None),
+                    ("faces", "Faces", None),
+                    ("nme", "NME", None),
+                    ("fr", "FR@10%", None),
                     ("card", "Model card", None),
                 ],
             )
         )
+        print("NME: mean point error / eye distance; FR@10%: share of faces with NME over 10%.")
     else:
         print("  none")
     return 0
