@@ -9,8 +9,11 @@ forward pass, map the points back to the image.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import threading
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +24,13 @@ import numpy as np
 from ..errors import CheckpointError, ConfigError
 from ..schemes import Scheme
 
-__all__ = ["Face", "FaceLandmarker", "as_rgb_image", "make_faces"]
+__all__ = ["Face", "FaceLandmarker", "REFINE_AUTO", "as_rgb_image", "make_faces"]
 
 _BATCH = 32  # faces per forward pass
+BACKENDS = ("auto", "onnx", "torch")
+# refine="auto": whether a second pass runs, per box source. Chosen on CUHK validation faces
+# (held-out training faces) by benchmarks/speed_refine.py; see docs/speed.md for its table.
+REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
 
 
 @dataclass(repr=False)
@@ -83,12 +90,12 @@ class FaceLandmarker:
     model: a shipped name, a .safetensors / .pt / run folder / .onnx path, or a LoadedModel
         (None: the default shipped model). detector: a detector name, an object with
         `detect(rgb) -> [Detection]`, or None (the default detector), created at first use.
-    backend: "torch" or "onnx" (ONNX Runtime, CPU). device: torch device ("cpu", "cuda").
-    threads: CPU threads (torch: process-wide; onnx: the session's). refine: run a second pass
-        on a box derived from the first pass's points (`boxes.box_from_points`); it measured
-        better with every box source (200 CUHK test faces, a small resnet10 of val NME 0.057:
-        NME 0.068 -> 0.056 on MTCNN boxes, 0.068 -> 0.059 dlib HOG, 0.066 -> 0.058 Haar, and
-        0.060 -> 0.058 even on the annotated boxes), so it is on by default.
+    backend: "auto" (ONNX Runtime where it is installed and the model is a name or a file on the
+        CPU, else PyTorch), "onnx" or "torch". device: torch device ("cpu", "cuda").
+    threads: CPU threads, set once here (torch: process-wide; onnx: the session's, 1 when None:
+        per-face work is fastest on one). refine: run a second pass on a box derived from the
+        first pass's points (`boxes.box_from_points`): True, False, or "auto", where it pays
+        (`REFINE_AUTO`: measured per box source on validation faces).
     min_face: detected faces whose box side is below this many pixels are dropped (the detector
         looks down to that size). max_faces: keep at most this many detected faces per image,
         best first (None: all)."""
@@ -97,37 +104,37 @@ class FaceLandmarker:
         self,
         model: Any = None,
         detector: Any = None,
-        backend: str = "torch",
+        backend: str = "auto",
         device: str = "cpu",
         threads: int | None = None,
-        refine: bool = True,
+        refine: bool | str = "auto",
         min_face: float = 20,
         max_faces: int | None = None,
         batch_size: int = _BATCH,
     ):
-        if backend not in ("torch", "onnx"):
-            raise ConfigError(f"backend must be 'torch' or 'onnx', not {backend!r}")
+        if backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if refine != "auto" and not isinstance(refine, (bool, np.bool_)):
+            raise ConfigError(f"refine must be True, False or 'auto', not {refine!r}")
         if threads is not None and int(threads) < 1:
             raise ConfigError(f"threads must be >= 1, got {threads!r}")
         if not (float(min_face) > 0 and math.isfinite(float(min_face))):
             raise ConfigError(f"min_face must be a positive number of pixels, not {min_face!r}")
         if max_faces is not None and int(max_faces) < 1:
             raise ConfigError(f"max_faces must be >= 1 or None, got {max_faces!r}")
-        self.refine = bool(refine)
+        self.refine = refine if refine == "auto" else bool(refine)
         self.min_face = float(min_face)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.batch_size = max(1, int(batch_size))
         from ..device import check_device
 
         self.device = check_device(device)
-        self.backend = backend
-        if isinstance(model, (str, os.PathLike)) and Path(model).suffix.lower() == ".onnx":
-            self.backend = "onnx"  # an exported file runs only with ONNX Runtime
+        self.backend = _pick_backend(backend, model, self.device)
         if isinstance(detector, str):
             from .detectors import DETECTORS
 
             DETECTORS.get(detector)  # an unknown name fails here, with its "did you mean"
-        self._load(model, threads)
+        self._load(model, threads, fallback=backend == "auto")
         self._detector_spec = detector
         self._detector = None if detector is None or isinstance(detector, str) else detector
 
@@ -144,10 +151,16 @@ class FaceLandmarker:
 
     def detect(
         self, image: Any, boxes: np.ndarray | Sequence | None = None, color: str = "rgb"
-    ) -> list[Face]:
+    ) -> list[Face] | list[list[Face]]:
         """Faces in `image`: a path, a PIL image, or a uint8 array (H, W, 3) in `color` order
         ("rgb", or "bgr" for OpenCV frames), (H, W, 4) or (H, W) grey. With `boxes` (N, 4) x1 y1
-        x2 y2, those faces are used as given (no detection, no min_face/max_faces)."""
+        x2 y2, those faces are used as given (no detection, no min_face/max_faces).
+
+        Several images at once: a list (or tuple) of them, or a stacked (B, H, W, 3) array, gives
+        a list of face lists, one per image, all faces through the model together (`boxes` then
+        holds one entry per image, as in `detect_batch`)."""
+        if isinstance(image, (list, tuple)) or (isinstance(image, np.ndarray) and image.ndim == 4):
+            return self.detect_batch(list(image), boxes, color=color)
         return self.detect_batch([image], None if boxes is None else [boxes], color=color)[0]
 
     def detect_batch(
@@ -161,7 +174,7 @@ class FaceLandmarker:
         if boxes is not None and len(boxes) != len(images):
             raise ConfigError(f"{len(boxes)} box lists for {len(images)} images")
         rgbs = [as_rgb_image(im, color) for im in images]
-        per_boxes, per_scores = [], []
+        per_boxes, per_scores, detected = [], [], []
         for i, rgb in enumerate(rgbs):
             given = None if boxes is None else boxes[i]
             if given is None:
@@ -171,7 +184,8 @@ class FaceLandmarker:
                 s = np.full(len(b), np.nan)
             per_boxes.append(b)
             per_scores.append(s)
-        points, confidences = self._points(rgbs, per_boxes, self.refine)
+            detected.append(given is None)
+        points, confidences = self._points(rgbs, per_boxes, self.refine, detected)
         return [
             make_faces(b, s, p, c, self.scheme)
             for b, s, p, c in zip(per_boxes, per_scores, points, confidences, strict=True)
@@ -191,7 +205,7 @@ class FaceLandmarker:
         float32 in [0, 1])."""
         rgb = as_rgb_image(image_rgb, "rgb")
         b = _check_boxes(boxes)
-        pts, conf = self._points([rgb], [b], self.refine if refine is None else bool(refine))
+        pts, conf = self._points([rgb], [b], self.refine if refine is None else refine, [False])
         return pts[0], conf[0]
 
     def __repr__(self) -> str:
@@ -203,7 +217,7 @@ class FaceLandmarker:
 
     # --- model ---------------------------------------------------------------------------------
 
-    def _load(self, model: Any, threads: int | None) -> None:
+    def _load(self, model: Any, threads: int | None, fallback: bool = False) -> None:
         from ..schemes import get_scheme
 
         if self.backend == "onnx" and str(self.device) != "cpu":
@@ -212,12 +226,24 @@ class FaceLandmarker:
         onnx_file = isinstance(model, (str, os.PathLike)) and str(model).lower().endswith(".onnx")
         if not onnx_file:
             loaded = _resolve(model, self.device)
+        runner = None
         if self.backend == "onnx":
             try:
                 from .onnx_backend import OnnxRunner
             except ImportError as e:
                 raise ConfigError(f"the onnx backend is not available here ({e})") from None
-            runner = OnnxRunner(model if loaded is None else loaded, threads=threads)
+            try:
+                # one session per landmarker, its threads set once: 1 unless asked
+                runner = OnnxRunner(model if loaded is None else loaded, threads=threads or 1)
+            except (CheckpointError, ConfigError) as e:
+                if not fallback:
+                    raise
+                warnings.warn(
+                    f"ONNX Runtime cannot run this model ({e}); using PyTorch", stacklevel=3
+                )
+                self.backend = "torch"
+        if runner is not None:
+            self.runner = runner
             self._run = runner.run_with_confidence
             self.input_size, self.in_channels = runner.input_size, runner.in_channels
             self.margin, self.name = float(runner.margin), runner.name
@@ -265,54 +291,85 @@ class FaceLandmarker:
         return boxes[keep], scores[keep]
 
     def _points(
-        self, rgbs: list[np.ndarray], boxes: list[np.ndarray], refine: bool
+        self,
+        rgbs: list[np.ndarray],
+        boxes: list[np.ndarray],
+        refine: bool | str,
+        detected: Sequence[bool] | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Landmarks (N_i, K, 2) and their confidences (N_i, K) per image for its boxes (N_i, 4),
-        all faces batched together."""
+        all faces batched together. `detected[i]`: image i's boxes came from the detector (for
+        refine="auto"; None: all given)."""
         if not boxes:
             return [], []
-        owner = np.concatenate([np.full(len(b), i) for i, b in enumerate(boxes)]).astype(int)
+        sizes = [len(b) for b in boxes]
+        owner = np.repeat(np.arange(len(boxes)), sizes)
         flat = np.concatenate(boxes).reshape(-1, 4)
         pts, conf = self._forward(rgbs, owner, flat)
-        if refine and len(flat):
+        again = self._refine_mask(refine, detected, owner, len(boxes))
+        if again.any():
             from .boxes import box_from_points
 
-            second = box_from_points(pts, self.scheme)
-            ok = _sane(second, flat)
-            if ok.any():
-                pts[ok], conf[ok] = self._forward(rgbs, owner[ok], second[ok])
-        splits = np.cumsum([len(b) for b in boxes])[:-1]
+            second = box_from_points(pts[again], self.scheme)
+            ok = _sane(second, flat[again])
+            idx = np.flatnonzero(again)[ok]
+            if len(idx):
+                pts[idx], conf[idx] = self._forward(rgbs, owner[idx], second[ok])
+        splits = np.cumsum(sizes)[:-1]
         return np.split(pts, splits), np.split(conf, splits)
+
+    def _refine_mask(
+        self, refine: bool | str, detected: Sequence[bool] | None, owner: np.ndarray, images: int
+    ) -> np.ndarray:
+        """Which faces get a second pass: all, none, or (refine="auto") those whose box source
+        REFINE_AUTO says it pays for."""
+        if refine != "auto":
+            return np.full(len(owner), bool(refine))
+        det = np.zeros(images, bool) if detected is None else np.asarray(detected, bool)
+        per_image = np.where(det, REFINE_AUTO["detector"], REFINE_AUTO["given"])
+        return per_image[owner]
 
     def _forward(
         self, rgbs: list[np.ndarray], owner: np.ndarray, boxes: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        from ..data.dataset import crop_to_image, make_crop, to_tensor
+        """One forward pass per `batch_size` faces: each face warped once, straight to the input
+        size, into a reused buffer; points mapped back to the image in one batched product."""
+        from ..geometry import crop_matrices, invert_many, warp_many
 
-        k = self.scheme.num_points
+        k, size = self.scheme.num_points, self.input_size
         out = np.zeros((len(boxes), k, 2), dtype=np.float32)
         conf = np.zeros((len(boxes), k), dtype=np.float32)
+        if not len(boxes):
+            return out, conf
+        mats = crop_matrices(boxes, size, self.margin)
         for start in range(0, len(boxes), self.batch_size):
             sl = slice(start, start + self.batch_size)
-            crops, mats = zip(
-                *(
-                    make_crop(rgbs[i], b, self.input_size, self.margin)
-                    for i, b in zip(owner[sl], boxes[sl], strict=True)
-                ),
-                strict=True,
-            )
-            x = to_tensor(np.stack(crops), self.in_channels).numpy()
+            n = len(mats[sl])
+            crops, x = self._buffers(n)
+            warp_many(rgbs, owner[sl], mats[sl], crops)
+            _normalise(crops, x)
             y, c = self._run(x)
             y, c = np.asarray(y, dtype=np.float32), np.asarray(c, dtype=np.float32)
-            if y.shape != (len(crops), k, 2) or c.shape != (len(crops), k):
+            if y.shape != (n, k, 2) or c.shape != (n, k):
                 raise CheckpointError(
                     f"model {self.name} returned shapes {y.shape} and {c.shape}, expected "
-                    f"({len(crops)}, {k}, 2) and ({len(crops)}, {k})"
+                    f"({n}, {k}, 2) and ({n}, {k})"
                 )
-            out[sl] = crop_to_image(y, np.stack(mats), self.input_size)
+            inv = invert_many(mats[sl])
+            out[sl] = np.einsum("nij,nkj->nki", inv[:, :, :2], y * size) + inv[:, None, :, 2]
             # a point the model could not place has no confidence either
             conf[sl] = np.where(np.isfinite(y).all(axis=-1), np.clip(c, 0.0, 1.0), 0.0)
         return out, conf
+
+    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per
+        thread (a served landmarker runs in several) and grown when a call needs more."""
+        local = self.__dict__.setdefault("_local", threading.local())
+        if getattr(local, "crops", None) is None or len(local.crops) < n:
+            s, c = self.input_size, self.in_channels
+            local.crops = np.empty((n, s, s, 3), np.uint8)
+            local.x = np.empty((n, c, s, s), np.float32)
+        return local.crops[:n], local.x[:n]
 
 
 def as_rgb_image(image: Any, color: str = "rgb") -> np.ndarray:
@@ -385,6 +442,32 @@ def _check_boxes(boxes: Any) -> np.ndarray:
     if not np.isfinite(b).all() or (b[:, 2] <= b[:, 0]).any() or (b[:, 3] <= b[:, 1]).any():
         raise ConfigError("boxes must be finite with x2 > x1 and y2 > y1")
     return b
+
+
+def _pick_backend(backend: str, model: Any, device: str) -> str:
+    """The backend "auto" stands for: ONNX Runtime for a shipped name or a model file on the CPU
+    where onnxruntime is installed; PyTorch for models in memory (training, experiments: their
+    weights change, and each new export costs a second) and for other devices."""
+    is_file = isinstance(model, (str, os.PathLike))
+    if is_file and Path(model).suffix.lower() == ".onnx":
+        return "onnx"  # an exported file runs only with ONNX Runtime
+    if backend != "auto":
+        return backend
+    if str(device) != "cpu" or not (model is None or is_file):
+        return "torch"
+    return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
+
+
+def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """uint8 RGB crops (N, S, S, 3) -> model input (N, C, S, S) float32 in `out`, as
+    `data.dataset.to_tensor` makes it: (rgb / 255 - 0.5) / 0.25; grey models get the luma."""
+    if out.shape[1] == 1:
+        luma = crops @ np.array([0.299, 0.587, 0.114], np.float32)
+        np.multiply(luma[:, None], np.float32(1 / 63.75), out=out)
+    else:
+        np.multiply(crops.transpose(0, 3, 1, 2), np.float32(1 / 63.75), out=out)
+    out -= 2.0
+    return out
 
 
 def _sane(new: np.ndarray, old: np.ndarray) -> np.ndarray:
