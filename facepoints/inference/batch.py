@@ -71,6 +71,7 @@ class ImageResult:
     error: str | None = None
     boxes: np.ndarray | None = None  # found (or given), before the model ran
     scores: np.ndarray | None = None
+    detected: bool = False  # the boxes came from the detector (not given)
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready record, as `facepoints predict` writes it (no drawing)."""
@@ -125,7 +126,10 @@ def iter_faces(
     for batch in loader:
         ok = [r for r in batch if r.error is None]
         points, confidences = landmarker._points(
-            [r.image for r in ok], [r.boxes for r in ok], landmarker.refine
+            [r.image for r in ok],
+            [r.boxes for r in ok],
+            landmarker.refine,
+            [r.detected for r in ok],
         )
         for r, pts, conf in zip(ok, points, confidences, strict=True):
             r.faces = make_faces(r.boxes, r.scores, pts, conf, scheme)
@@ -191,6 +195,7 @@ class _Images:
             given = None if self.boxes is None else self.boxes[i]
             if given is None:
                 res.boxes, res.scores = self.lm._detect_boxes(rgb)
+                res.detected = True
             else:
                 res.boxes = _check_boxes(given)
                 res.scores = np.full(len(res.boxes), np.nan)
