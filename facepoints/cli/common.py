@@ -31,7 +31,12 @@ def add_landmarker_options(p: argparse.ArgumentParser) -> None:
     """--model, --detector, --backend, --device, --threads: how a FaceLandmarker is built."""
     p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
     p.add_argument("--detector", help="face detector name (default: the shipped default)")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "onnx", "torch"),
+        default="auto",
+        help="auto (default): ONNX Runtime where installed, else PyTorch",
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument(
         "--threads",

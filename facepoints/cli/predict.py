@@ -104,7 +104,7 @@ def _predict(a: argparse.Namespace) -> int:
         backend=a.backend,
         device=a.device,
         threads=a.threads,
-        refine=not a.no_refine,
+        refine=False if a.no_refine else "auto",
         min_face=a.min_face,
         max_faces=a.max_faces,
     )
