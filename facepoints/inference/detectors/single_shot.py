@@ -146,7 +146,9 @@ class SingleShotDetector(FaceDetector):
     # --- detection -----------------------------------------------------------------------------
 
     def _work_scale(self, hw: tuple[int, int]) -> float:
-        raw_min = self.min_size / min(self.box_map.sx, self.box_map.sy)
+        # the raw box's smaller side for a face of min_size: the map stretches raw boxes by
+        # different factors in x and y, and the square anchors follow the smaller side
+        raw_min = self.min_size / max(self.box_map.sx, self.box_map.sy)
         need = self.window / raw_min  # the scale at which a min_size face fills the window
         if self.long_side is None:
             scale = need if self.upscale else min(need, 1.0)
