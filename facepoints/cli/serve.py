@@ -30,6 +30,20 @@ def register(sub) -> None:
     p.add_argument(
         "--timeout", type=float, default=20, metavar="S", help="time limit per image (20 s)"
     )
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host header the server answers (repeatable; default: the address served, and "
+        "localhost for a loopback address; '*' any). Others get 400, against DNS rebinding",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10,
+        metavar="S",
+        help="close a connection that has not sent a request's headers within S seconds (10)",
+    )
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     p.set_defaults(handler=_serve)
 
@@ -38,9 +52,10 @@ def _serve(a: argparse.Namespace) -> int:
     from ..errors import ConfigError
 
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401
 
         from ..serve.app import ServeConfig, create_app
+        from ..serve.server import bind, serve, url_of
     except ImportError as e:
         raise ConfigError(
             f"serve needs fastapi, uvicorn and python-multipart ({e.name} is missing): "
@@ -52,33 +67,41 @@ def _serve(a: argparse.Namespace) -> int:
         raise ConfigError(f"--threads must be >= 1, got {a.threads}")
     if not a.max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb must be > 0, got {a.max_upload_mb}")
-    cfg = ServeConfig(
-        max_upload_bytes=int(a.max_upload_mb * 1024 * 1024),
-        max_concurrent=a.max_concurrent,
-        timeout_s=a.timeout,
-    )
-    app = create_app(
-        model=a.model,
-        detector=a.detector,
-        config=cfg,
-        backend=a.backend,
-        device=a.device,
-        threads=a.threads,
-        max_faces=a.max_faces,
-    )
-    lm = app.state.landmarker
-    shown = f"[{a.host}]" if ":" in a.host else a.host
-    where = (
-        f"http://{shown}:{a.port}/" if a.port else f"a free port of {shown} (uvicorn says which)"
-    )
-    print(f"facepoints serve: model {lm.name} ({lm.scheme.name}) on {where}", flush=True)
-    uvicorn.run(
-        app,
-        host=a.host,
-        port=a.port,
-        log_level=a.log_level if a.port else "info",
-        limit_concurrency=64,  # connections beyond this get 503 before any work
-        timeout_keep_alive=5,
-        server_header=False,
-    )
+    if not a.header_timeout > 0:
+        raise ConfigError(f"--header-timeout must be > 0, got {a.header_timeout}")
+    sock = bind(a.host, a.port)  # a busy port fails here, before the model loads or a URL prints
+    try:
+        cfg = ServeConfig(
+            max_upload_bytes=int(a.max_upload_mb * 1024 * 1024),
+            max_concurrent=a.max_concurrent,
+            timeout_s=a.timeout,
+            allowed_hosts=_allowed_hosts(a.host, a.allowed_host),
+        )
+        app = create_app(
+            model=a.model,
+            detector=a.detector,
+            config=cfg,
+            backend=a.backend,
+            device=a.device,
+            threads=a.threads,
+            max_faces=a.max_faces,
+        )
+        lm = app.state.landmarker
+        print(f"facepoints serve: model {lm.name} ({lm.scheme.name}) on {url_of(sock)}", flush=True)
+        serve(app, sock, header_timeout_s=a.header_timeout, log_level=a.log_level)
+    finally:
+        sock.close()
     return 0
+
+
+def _allowed_hosts(host: str, given: list[str] | None) -> tuple[str, ...] | None:
+    """The Host names to answer: those given ('*': any), else the address served (with
+    localhost for a loopback one); None (any) for a wildcard address, where the names the
+    machine is reached by are not known."""
+    if given:
+        return None if "*" in given else tuple(given)
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    if host in ("127.0.0.1", "::1", "localhost"):
+        return (host, "localhost", "127.0.0.1", "::1")
+    return (host,)

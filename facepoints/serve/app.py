@@ -7,17 +7,22 @@ on the webcam live, and the endpoints it calls, hardened for a shared machine.
     POST /api/filter?filters=a,b[&format=jpeg|png&quality=N&min_confidence=C&unsure=skip|fade]
                                 multipart "image" -> the image
     GET  /api/health            {"status": "ok", "model", "scheme"}
-    GET  /docs, /openapi.json   the API's description
+    GET  /docs, /redoc          the API's description (Swagger UI, ReDoc: local files, no CDN)
+    GET  /openapi.json
 
 Limits (`ServeConfig`): request body size (413), content checked by decoding it (415; a pixel
-limit, 413), a time limit per request (504), at most `max_concurrent` images in work at once
-(others wait up to `queue_wait_s`, then 503), and a slow-upload limit (408). Every error is one
-line of JSON {"error": "..."}; stack traces go to the server's log only. The model loads once,
-when the app is created."""
+limit, 413), faces found on a copy at most `max_detect_side` pixels long (so the work of one
+upload is bounded), a time limit per request (504), at most `max_concurrent` images in work at
+once and `max_uploads` bodies held at once (others wait up to `queue_wait_s`, then 503), and a
+slow-upload limit (408). Requests whose Host is not one of `allowed_hosts` get 400 (DNS
+rebinding); POSTs from another site's page get 403; every response carries a
+Content-Security-Policy. Every error is one line of JSON {"error": "..."}; stack traces go to
+the server's log only. The model loads once, when the app is created."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 import time
@@ -45,6 +50,7 @@ _PAGE_CSP = (
     "connect-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
+_API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 
 @dataclass
@@ -53,7 +59,9 @@ class ServeConfig:
     fields); max_pixels: largest decoded image (width x height); timeout_s: longest an image may
     be in work; max_concurrent: images in work at once; queue_wait_s: how long a request waits
     for a free slot before 503; upload_timeout_s: longest time to receive a body; jpeg_quality:
-    of returned JPEGs (a request may ask for 50-95)."""
+    of returned JPEGs (a request may ask for 50-95); max_uploads: request bodies held in memory
+    at once; max_detect_side: faces are found on a copy of the image at most this long (landmarks
+    use the full image); allowed_hosts: Host names answered (None: any)."""
 
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 24_000_000
@@ -62,9 +70,14 @@ class ServeConfig:
     queue_wait_s: float = 5.0
     upload_timeout_s: float = 30.0
     jpeg_quality: int = 90
+    max_uploads: int = 8
+    max_detect_side: int = 2048
+    allowed_hosts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "max_pixels", "max_concurrent"):
+        if self.allowed_hosts is not None:
+            self.allowed_hosts = tuple(h.strip("[]").lower() for h in self.allowed_hosts)
+        for name in ("max_upload_bytes", "max_pixels", "max_concurrent", "max_uploads"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("timeout_s", "queue_wait_s", "upload_timeout_s"):
@@ -112,6 +125,8 @@ def create_app(
         "large), 415 (not an image), 503 (busy), 504 (timed out).",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = cfg
     app.state.landmarker = landmarker
@@ -150,6 +165,7 @@ def create_app(
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, html=False), name="static")
+    _add_docs(app)
 
     # --- API -------------------------------------------------------------------------------------
 
@@ -176,7 +192,7 @@ def create_app(
 
         def work():
             rgb = _decode(data, cfg)
-            return rgb.shape, landmarker.detect(rgb)
+            return rgb.shape, _detect(landmarker, rgb, cfg)
 
         shape, faces = await pool.run(work)
         return {
@@ -226,7 +242,7 @@ def create_app(
 
         def work():
             rgb = _decode(data, cfg)
-            faces = landmarker.detect(rgb)
+            faces = _detect(landmarker, rgb, cfg)
             drawn = apply_filters(rgb, faces, names, min_confidence, unsure)
             return _encode(drawn, png, q), len(faces)
 
@@ -303,14 +319,18 @@ _DRAIN_FACTOR = 4  # refused bodies up to 4x the limit are read and dropped befo
 
 
 class _Guard:
-    """ASGI middleware: bodies over `max_body` bytes are refused (413) from their declared
-    length or as they arrive; a body must arrive within `upload_timeout_s` (408); every
-    response says nosniff and no-referrer."""
+    """ASGI middleware: a Host not allowed is refused (400) and so is a POST from another site's
+    page (403); bodies over `max_body` bytes are refused (413) from their declared length or as
+    they arrive; at most `max_uploads` bodies are held at once (503 after `queue_wait_s`); a body
+    must arrive within `upload_timeout_s` (408); every response says nosniff and no-referrer
+    and carries a Content-Security-Policy (the API's: nothing may load)."""
 
     def __init__(self, app, max_body: int, cfg: ServeConfig):
         self.app = app
         self.max_body = int(max_body)
         self.cfg = cfg
+        self._uploads: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -323,12 +343,18 @@ class _Guard:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                 ]
+                if not any(k.lower() == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", _API_CSP.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
+        headers = dict(scope.get("headers", []))
+        refused = self._refused(scope, headers)
+        if refused:
+            return await _json(send_with_headers, *refused)
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send_with_headers)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > self.max_body
@@ -338,24 +364,63 @@ class _Guard:
                 if int(declared) <= _DRAIN_FACTOR * self.max_body:
                     await self._drain(receive)
                 return await _json(send_with_headers, 413, self._too_big())
+        uploads, size = self._semaphore(), 0
         try:
-            body = await asyncio.wait_for(self._read(receive), self.cfg.upload_timeout_s)
+            await asyncio.wait_for(uploads.acquire(), self.cfg.queue_wait_s)
         except asyncio.TimeoutError:
-            return await _json(send_with_headers, 408, "upload too slow")
-        if body is None:
             await self._drain(receive)
-            return await _json(send_with_headers, 413, self._too_big())
+            return await _json(send_with_headers, 503, "busy: too many uploads; try again shortly")
+        try:
+            try:
+                body = await asyncio.wait_for(self._read(receive), self.cfg.upload_timeout_s)
+            except asyncio.TimeoutError:
+                return await _json(send_with_headers, 408, "upload too slow")
+            if body is None:
+                await self._drain(receive)
+                return await _json(send_with_headers, 413, self._too_big())
+            size = len(body)
+            sent = False
 
-        sent = False
+            async def replay():
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
 
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            await self.app(scope, replay, send_with_headers)
+        finally:
+            uploads.release()
+            if size > 1024 * 1024:
+                body = None
+                _trim_memory()
 
-        return await self.app(scope, replay, send_with_headers)
+    def _refused(self, scope, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
+        """(status, message) for a request from the wrong Host or another site, else None."""
+        host = headers.get(b"host", b"").decode("latin-1")
+        name = _host_name(host)
+        allowed = self.cfg.allowed_hosts
+        if allowed is not None and name not in allowed:
+            return 400, f"host {host!r} is not served here (allowed: {', '.join(allowed)})"
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return None
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        if site in ("cross-site", "same-site"):
+            return 403, "cross-site request refused"
+        origin = headers.get(b"origin")
+        if origin is not None:
+            from urllib.parse import urlsplit
+
+            o = urlsplit(origin.decode("latin-1"))
+            if o.netloc.lower() != host.lower() or o.scheme not in ("http", "https"):
+                return 403, "cross-site request refused (Origin does not match Host)"
+        return None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # one per event loop (tests start several)
+            self._loop, self._uploads = loop, asyncio.Semaphore(self.cfg.max_uploads)
+        return self._uploads
 
     async def _read(self, receive) -> bytes | None:
         chunks, size = [], 0
@@ -414,6 +479,103 @@ def _decode(data: bytes, cfg: ServeConfig) -> np.ndarray:
     from ..io import decode_image
 
     return decode_image(data, name="upload", max_pixels=cfg.max_pixels)
+
+
+def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
+    """Faces of `rgb`, found on a copy at most `cfg.max_detect_side` pixels long (the detector's
+    work grows with pixels; the landmarks still use the full image)."""
+    h, w = rgb.shape[:2]
+    side = cfg.max_detect_side
+    detector = getattr(landmarker, "detector", None)
+    if max(h, w) <= side or detector is None or not hasattr(landmarker, "_detect_boxes"):
+        return landmarker.detect(rgb)
+    import cv2
+
+    scale = side / max(h, w)
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
+    boxes, scores = landmarker._detect_boxes(small)
+    faces = landmarker.detect(rgb, boxes=boxes / scale)
+    for face, score in zip(faces, scores, strict=True):
+        face.score = float(score)
+    return faces
+
+
+def _trim_memory() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise, so a burst of large
+    uploads would leave the server's resident size high for good)."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
+
+def _host_name(host: str) -> str:
+    """The name part of a Host header ('[::1]:8000' -> '::1', 'Example.org:80' -> 'example.org')."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from the files of the fastapi-offline package: no CDN; each
+    page's CSP allows its own files and, by hash, its one inline script."""
+    import hashlib
+    import re
+
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    assets = Path(fastapi_offline.__file__).with_name("static")
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+
+    def with_csp(page) -> Response:
+        body = bytes(page.body)
+        hashes = " ".join(
+            "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'"
+            for m in re.findall(r"<script>(.*?)</script>", body.decode(), flags=re.S)
+        )
+        csp = (
+            f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        )
+        return Response(body, media_type="text/html", headers={"Content-Security-Policy": csp})
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> Response:
+        return with_csp(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="facepoints - API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon.png",
+            )
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        return with_csp(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title="facepoints - API",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon.png",
+                with_google_fonts=False,
+            )
+        )
 
 
 def _image_status(e: ImageError) -> tuple[int, str]:
