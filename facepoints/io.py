@@ -6,6 +6,7 @@ import contextlib
 import io as _io
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -50,7 +51,10 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
     if not data:
         raise ImageError(name, "empty file")
     try:
-        with Image.open(_io.BytesIO(data)) as im:
+        with warnings.catch_warnings():  # PIL's own bomb warning: our limit speaks instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(_io.BytesIO(data))
+        with im:
             w, h = im.size
             if w < 1 or h < 1:
                 raise ImageError(name, f"image has no pixels ({w}x{h})")
@@ -61,8 +65,8 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
             arr = to_rgb(im)
     except ImageError:
         raise
-    except Image.DecompressionBombError as e:
-        raise ImageError(name, f"image too large: {e}") from None
+    except Image.DecompressionBombError:
+        raise ImageError(name, f"image too large: over {max_pixels} pixels (the limit)") from None
     except Exception as e:  # PIL raises many types for broken files
         from PIL import UnidentifiedImageError
 

@@ -44,11 +44,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{p}: no such checkpoint")
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except pickle.UnpicklingError:
         raise CheckpointError(
             f"{p}: refused: the checkpoint holds more than tensors and plain values, and loading "
-            f"it could run code ({first})"
+            "it could run code; facepoints loads weights only (re-save it as a state dict or "
+            ".safetensors from code you trust)"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
         detail = " ".join(str(e).split())[:300]  # one line, whatever torch says
