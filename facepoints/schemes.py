@@ -29,6 +29,9 @@ class Scheme:
     # name of target scheme -> (K_target, K_self) averaging matrix rows as index lists
     projections: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
     description: str = ""
+    # closed outlines, each starting at one corner: corner, upper side..., other corner, lower
+    # side back (so point 1 + i faces point -1 - i); "left" is the image's left
+    contours: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def num_points(self) -> int:
@@ -120,6 +123,12 @@ IBUG68 = _check(
             "cuhk5": (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,)),
         },
         description="68 points of 300W/iBUG (dlib's order); NME by outer eye corners 36-45",
+        contours={
+            "eye_left": tuple(range(36, 42)),
+            "eye_right": tuple(range(42, 48)),
+            "mouth_outer": tuple(range(48, 60)),
+            "mouth_inner": tuple(range(60, 68)),
+        },
     )
 )
 
@@ -172,6 +181,12 @@ WFLW98 = _check(
             "cuhk5": ((96,), (97,), (54,), (76,), (82,)),
         },
         description="98 points of WFLW; NME by outer eye corners 60-72",
+        contours={
+            "eye_left": tuple(range(60, 68)),
+            "eye_right": tuple(range(68, 76)),
+            "mouth_outer": tuple(range(76, 88)),
+            "mouth_inner": tuple(range(88, 96)),
+        },
     )
 )
 
