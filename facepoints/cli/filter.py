@@ -58,6 +58,14 @@ def register(sub) -> None:
         help="with --min-confidence: skip the filter on unsure faces (default) or draw overlays "
         "there faded",
     )
+    p.add_argument(
+        "--min-face-score",
+        type=float,
+        metavar="S",
+        help="filters only on detections whose face score (detector and landmark scores "
+        "together, 0-1) reaches S (default: the calibrated threshold, so hands, ears and backs "
+        "of heads get none; 0: every detection)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_filter)
 
@@ -78,7 +86,16 @@ def _filter(a: argparse.Namespace) -> int:
         raise ConfigError("no filter chosen: give --filter NAME[,NAME...] (see --list)")
     if a.min_confidence is not None and not (0 <= a.min_confidence <= 1):
         raise ConfigError(f"--min-confidence must be in [0, 1], got {a.min_confidence}")
-    gate = {"min_confidence": a.min_confidence, "unsure": a.unsure}
+    from ..filters.base import FILTER_MODEL
+    from ..filters.face_score import DEFAULT_MIN_FACE_SCORE
+
+    if a.min_face_score is not None and not (0 <= a.min_face_score <= 1):
+        raise ConfigError(f"--min-face-score must be in [0, 1], got {a.min_face_score}")
+    gate = {
+        "min_confidence": a.min_confidence,
+        "unsure": a.unsure,
+        "min_face_score": DEFAULT_MIN_FACE_SCORE if a.min_face_score is None else a.min_face_score,
+    }
     if not a.sources and not a.demo and a.camera is None:
         raise ConfigError("nothing to do: give images, folders or videos, or --demo or --camera N")
     if a.threads is not None and a.threads < 1:
@@ -95,7 +112,7 @@ def _filter(a: argparse.Namespace) -> int:
     inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
     check_outputs(inputs, out)  # a writable folder, and no output over an input (exit 2)
     lm = FaceLandmarker(
-        model=a.model,
+        model=a.model or FILTER_MODEL,  # a dense model: the artwork follows the face
         detector=a.detector,
         backend=a.backend,
         device=a.device,

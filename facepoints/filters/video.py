@@ -1,24 +1,22 @@
-"""Filters on a video file or a live camera: faces followed by a FaceTracker, the filters drawn on
-every frame, written as a video and, for a camera, shown in a window whose number keys switch
-the filter."""
+"""Filters on a video file or a live camera: the landmark video loop (`process_video`: faces
+followed by a FaceTracker) with the filters as its render hook, written as a video browsers play
+and, for a camera, shown in a window whose number keys switch the filter."""
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..inference.tracking import DEFAULT_DETECT_EVERY, FaceTracker
+from ..inference.tracking import DEFAULT_DETECT_EVERY
 from .base import apply_filters, list_filters, parse_filter_names
+from .face_score import DEFAULT_MIN_FACE_SCORE
 
 __all__ = ["filter_video", "check_preview"]
-
-_ESC = 27
 
 
 def filter_video(
@@ -33,102 +31,50 @@ def filter_video(
     smoothing: bool = True,
     min_confidence: float | None = None,
     unsure: str = "skip",
+    min_face_score: float | None = DEFAULT_MIN_FACE_SCORE,
 ) -> dict:
-    """Apply `filters` to every face of every frame of `source` (a video file or a camera index).
+    """Apply `filters` to every face of every frame of `source` (a video file or a camera index),
+    through `process_video`'s frame loop with the filters as its render hook.
 
-    out_path: write the filtered frames as an mp4v video (to a temporary file, renamed when the
-    stream ends, breaks or is interrupted). show: a live window (`check_preview` says whether
-    one can open); keys 1-9 switch to the n-th filter of `list_filters()` alone, 0 to none, the
-    space bar back to `filters`, ESC or q quit. min_confidence, unsure: as `apply_filters`
-    takes them (a filter left off, or faded, on faces whose anchor points are unsure).
+    out_path: write the filtered frames as a video browsers play (H.264 .mp4 or VP9 .webm; to a
+    temporary file, renamed when the stream ends, breaks or is interrupted). show: a live window
+    (`check_preview` says whether one can open); keys 1-9 switch to the n-th filter of
+    `list_filters()` alone, 0 to none, the space bar back to `filters`, ESC or q quit.
+    min_confidence, unsure, min_face_score: as `apply_filters` takes them.
 
     Returns a summary: source, frames, faces (total over frames), processing_fps, seconds, size,
     stopped ("end", "max_frames", "user", "interrupted"), out_path."""
-    import cv2
-
-    from ..inference.video import (
-        _open_writer,
-        _PendingFile,
-        _progress,
-        check_frames,
-        open_capture,
-        read_frame,
-    )
+    from ..inference.video import process_video
 
     chosen = parse_filter_names(filters)
-    if max_frames is not None and int(max_frames) < 0:
-        raise ConfigError(f"max_frames must be >= 0, got {max_frames!r}")
     if show:
         check_preview()
-    cap, name = open_capture(source)
-    is_camera = isinstance(source, int)
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    if not (0 < fps < 1000):
-        fps = 30.0
-    total = 0 if is_camera else int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    if max_frames is not None:
-        total = min(total, int(max_frames)) if total > 0 else int(max_frames)
-    tracker = FaceTracker(landmarker, detect_every=detect_every, smoothing=smoothing, fps=fps)
-    pending = _PendingFile(out_path) if out_path is not None else None
-    window = f"facepoints filter: {name}" if show else None
     menu = list_filters()
     current = list(chosen)
-    writer, bar = None, _progress(total, name, progress)
-    frames = faces_total = 0
-    size = (0, 0)
-    stopped = "end"
-    start = time.perf_counter()
-    try:
-        while max_frames is None or frames < int(max_frames):
-            frame = read_frame(cap)
-            if frame is None:
-                break
-            size = (frame.shape[1], frame.shape[0])
-            faces = tracker.update(frame, t=frames / fps, color="bgr")
-            faces_total += len(faces)
-            rgb = np.ascontiguousarray(frame[..., ::-1])
-            drawn = apply_filters(rgb, faces, current, min_confidence, unsure)
-            out = _fit(drawn, size)[..., ::-1]
-            out = np.ascontiguousarray(out)
-            if pending is not None:
-                if writer is None:
-                    writer = _open_writer(pending.tmp, fps, size)
-                writer.write(out)
-            frames += 1
-            if bar is not None:
-                bar.update(1)
-            if window is not None:
-                key = _show(window, out, current, menu)
-                if key in (_ESC, ord("q")):
-                    stopped = "user"
-                    break
-                current = _switch(key, current, chosen, menu)
-        else:
-            stopped = "max_frames"
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-    finally:
-        seconds = time.perf_counter() - start
-        cap.release()
-        if bar is not None:
-            bar.close()
-        if window is not None:
-            _close(window)
-        if writer is not None:
-            writer.release()
-        if pending is not None:
-            pending.finish(keep=writer is not None and frames > 0)
-    check_frames(frames, stopped, is_camera, name, expected=total)
-    return {
-        "source": name,
-        "frames": frames,
-        "faces": faces_total,
-        "processing_fps": round(frames / seconds, 2) if seconds > 0 else 0.0,
-        "seconds": round(seconds, 3),
-        "size": list(size),
-        "stopped": stopped,
-        "out_path": str(pending.path) if pending is not None and frames > 0 else None,
-    }
+
+    def render(frame_bgr: np.ndarray, faces: list) -> np.ndarray:
+        rgb = np.ascontiguousarray(frame_bgr[..., ::-1])
+        drawn = apply_filters(rgb, faces, current, min_confidence, unsure, min_face_score)
+        out = np.ascontiguousarray(_fit(drawn, (frame_bgr.shape[1], frame_bgr.shape[0]))[..., ::-1])
+        return _caption(out, current, menu) if show else out
+
+    def on_key(key: int) -> None:
+        current[:] = _switch(key, current, chosen, menu)
+
+    res = process_video(
+        landmarker,
+        source,
+        out_path,
+        detect_every=detect_every,
+        smoothing=smoothing,
+        progress=progress,
+        max_frames=max_frames,
+        show=show,
+        render=render,
+        on_key=on_key,
+    )
+    keys = ("source", "frames", "faces", "processing_fps", "seconds", "size", "stopped")
+    return {**{k: res[k] for k in keys}, "out_path": res["out_path"]}
 
 
 def check_preview() -> None:
@@ -168,8 +114,8 @@ def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _show(window: str, frame_bgr: np.ndarray, current: list[str], menu: list[str]) -> int:
-    """Show a frame with a one-line caption; the key pressed (-1 for none)."""
+def _caption(frame_bgr: np.ndarray, current: list[str], menu: list[str]) -> np.ndarray:
+    """The frame with a one-line caption: the filters on, and the keys."""
     import cv2
 
     view = frame_bgr.copy()
@@ -181,14 +127,7 @@ def _show(window: str, frame_bgr: np.ndarray, current: list[str], menu: list[str
         cv2.putText(
             view, caption, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick, cv2.LINE_AA
         )
-    try:
-        cv2.imshow(window, view)
-        key = cv2.waitKey(1) & 0xFF
-        if cv2.getWindowProperty(window, cv2.WND_PROP_VISIBLE) < 1:
-            return _ESC  # the window was closed
-    except cv2.error:
-        raise ConfigError("this OpenCV cannot open windows (a headless build)") from None
-    return -1 if key == 0xFF else key
+    return view
 
 
 def _switch(key: int, current: list[str], chosen: list[str], menu: list[str]) -> list[str]:
@@ -199,12 +138,3 @@ def _switch(key: int, current: list[str], chosen: list[str], menu: list[str]) ->
     if key == ord(" "):
         return list(chosen)
     return current
-
-
-def _close(window: str) -> None:
-    import cv2
-
-    try:
-        cv2.destroyWindow(window)
-    except cv2.error:
-        pass

@@ -1,6 +1,11 @@
 """Landmarks on a video file or a webcam: frames through a FaceTracker, out as an annotated video
 and a JSONL file (one line per frame). A stream that breaks or ends stops cleanly, with what was
-processed written out."""
+processed written out. One frame loop serves every video command: `render` turns each frame and
+its faces into the frame written and shown (landmarks drawn by default; the filters draw theirs).
+
+Videos are written as H.264 in MP4 (`.mp4`, yuv420p, the index at the front) or VP9 in WebM
+(`.webm`) through PyAV, whose wheels carry FFmpeg and its encoders: formats every browser and
+chat preview plays inline."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +26,21 @@ from ..errors import ConfigError, FacepointsError, ImageError
 from .smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF
 from .tracking import DEFAULT_DETECT_EVERY, DEFAULT_MIN_LANDMARK_SCORE, FaceTracker, TrackedFace
 
-__all__ = ["process_video", "open_capture", "draw_faces", "check_frames"]
+__all__ = [
+    "process_video",
+    "open_capture",
+    "draw_faces",
+    "check_frames",
+    "read_frame",
+    "VideoWriter",
+    "VIDEO_CODECS",
+    "Render",
+]
 
 _ESC = 27
-_FOURCC = "mp4v"
+# the container (by the output's suffix) -> the codec written into it
+VIDEO_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9"}
+Render = Callable[[np.ndarray, list], np.ndarray]  # (frame BGR, faces) -> frame BGR to write/show
 
 
 def process_video(
@@ -40,13 +58,18 @@ def process_video(
     show: bool = False,
     min_confidence: float | None = None,
     min_landmark_score: float | None = DEFAULT_MIN_LANDMARK_SCORE,
+    render: Render | None = None,
+    on_key: Callable[[int], None] | None = None,
 ) -> dict:
     """Track faces through `source` (a video file, or an int camera index) with `landmarker`.
 
-    out_path: write the frames (annotated when `draw`) as an mp4v video; jsonl_path: one JSON
-    line per frame {"frame", "time", "faces": [Face.to_dict() + "id", "detected"]}. Both are
-    written to a temporary file and renamed when the stream ends, breaks or is interrupted.
-    show: display the frames in a window (ESC or q quits), when a display is available.
+    out_path: write the frames (annotated when `draw`) as a video browsers play (H.264 .mp4, or
+    VP9 .webm; `VideoWriter`); jsonl_path: one JSON line per frame {"frame", "time", "faces":
+    [Face.to_dict() + "id", "detected"]}. Both are written to a temporary file and renamed when
+    the stream ends, breaks or is interrupted.
+    show: display the frames in a window (ESC or q quits), when a display is available; other
+    keys go to `on_key`. render: the frame written and shown, from the frame (BGR) and its
+    faces (None: landmarks drawn when `draw`, else the frame as it is).
     min_confidence: points less sure are drawn hollow (None: `draw.DEFAULT_MIN_CONFIDENCE`).
     min_landmark_score: a followed face whose mean point confidence falls below it is lost and
     the detector runs again (`FaceTracker`; None: never for that reason).
@@ -94,14 +117,15 @@ def process_video(
             t = frames / fps
             faces = tracker.update(frame, t=t, color="bgr")
             faces_total += len(faces)
-            shown = (
-                draw_faces(frame, faces, bgr=True, min_confidence=min_confidence)
-                if (draw and (video or window))
-                else frame
-            )
+            shown = frame
+            if video is not None or window is not None:
+                if render is not None:
+                    shown = render(frame, faces)
+                elif draw:
+                    shown = draw_faces(frame, faces, bgr=True, min_confidence=min_confidence)
             if video is not None:
                 if writer is None:
-                    writer = _open_writer(video.tmp, fps, size)
+                    writer = VideoWriter(video.tmp, fps, size, suffix=video.path.suffix)
                 writer.write(shown)
             if jsonl is not None:
                 rec = {"frame": frames, "time": round(t, 4), "faces": [f.to_dict() for f in faces]}
@@ -109,9 +133,13 @@ def process_video(
             frames += 1
             if bar is not None:
                 bar.update(1)
-            if window is not None and window.show(shown):
-                stopped = "user"
-                break
+            if window is not None:
+                key = window.show(shown)
+                if key in (_ESC, ord("q")):
+                    stopped = "user"
+                    break
+                if key >= 0 and on_key is not None:
+                    on_key(key)
         else:
             stopped = "max_frames"
     except KeyboardInterrupt:
@@ -124,7 +152,7 @@ def process_video(
         if window is not None:
             window.close()
         if writer is not None:
-            writer.release()
+            writer.close()
         if jsonl is not None:
             jsonl.close()
         for pending, written in ((video, writer is not None), (lines, jsonl is not None)):
@@ -266,13 +294,73 @@ class _PendingFile:
                 self.tmp.unlink()
 
 
-def _open_writer(path: Path, fps: float, size: tuple[int, int]):
-    import cv2
+class VideoWriter:
+    """Frames (H, W, 3) uint8 BGR of one size into a video at `fps`: H.264 (yuv420p, CRF 23,
+    the index at the front for streaming) in .mp4/.m4v/.mov, VP9 in .webm, chosen by `suffix`
+    (default: the path's). An odd width or height is padded by one black pixel (4:2:0 needs
+    even sides). `close()` flushes the encoder and finishes the file."""
 
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*_FOURCC), fps, size)
-    if not writer.isOpened():
-        raise FacepointsError(f"{path}: OpenCV cannot write a {_FOURCC} video here")
-    return writer
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        size: tuple[int, int],
+        suffix: str | None = None,
+        crf: int = 23,
+    ):
+        try:
+            import av
+        except ImportError as e:  # pragma: no cover - a core dependency
+            raise FacepointsError(f"writing videos needs PyAV (pip install av): {e}") from None
+        suffix = (suffix or Path(path).suffix).lower()
+        codec = VIDEO_CODECS.get(suffix)
+        if codec is None:
+            known = ", ".join(VIDEO_CODECS)
+            raise ConfigError(f"cannot write a {suffix or 'suffix-less'} video; use one of {known}")
+        self.size = (int(size[0]), int(size[1]))
+        w, h = self.size[0] + self.size[0] % 2, self.size[1] + self.size[1] % 2
+        fmt = "webm" if suffix == ".webm" else "mp4"
+        opts = {"movflags": "+faststart"} if fmt == "mp4" else {}
+        try:
+            self._container = av.open(str(path), mode="w", format=fmt, options=opts)
+            rate = Fraction(float(fps)).limit_denominator(1001)
+            stream = self._container.add_stream(codec, rate=rate)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            if codec == "libx264":
+                stream.options = {"crf": str(crf), "preset": "veryfast"}
+            else:
+                stream.options = {"crf": str(crf + 10), "b": "0", "deadline": "realtime"}
+            stream.codec_context.thread_count = 1  # videos are written beside a model's work
+        except (av.FFmpegError, ValueError) as e:
+            raise FacepointsError(f"{path}: cannot write a {codec} video here ({e})") from None
+        self._stream = stream
+        self._pad = (w, h) != self.size
+        self.frames = 0
+
+    def write(self, frame_bgr: np.ndarray) -> None:
+        """Encode one frame (the writer's size)."""
+        import av
+
+        f = np.asarray(frame_bgr, dtype=np.uint8)
+        if (f.shape[1], f.shape[0]) != self.size:
+            raise ConfigError(f"frame {f.shape[1]}x{f.shape[0]} in a {self.size} video")
+        if self._pad:
+            f = np.pad(f, ((0, f.shape[0] % 2), (0, f.shape[1] % 2), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder and close the file (again: nothing)."""
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None
 
 
 def read_frame(cap) -> np.ndarray | None:
@@ -300,10 +388,10 @@ class _Window:
         if not self.ok:
             print("facepoints: no display here; not showing the frames", file=sys.stderr)
 
-    def show(self, frame: np.ndarray) -> bool:
-        """Show a frame; True when the user asked to quit (ESC or q, or closed the window)."""
+    def show(self, frame: np.ndarray) -> int:
+        """Show a frame; the key pressed (-1: none; ESC when the window was closed)."""
         if not self.ok:
-            return False
+            return -1
         import cv2
 
         try:
@@ -313,8 +401,8 @@ class _Window:
         except cv2.error:
             print("facepoints: this OpenCV cannot open windows (headless build)", file=sys.stderr)
             self.ok = False
-            return False
-        return key in (_ESC, ord("q")) or closed
+            return -1
+        return _ESC if closed else (-1 if key == 0xFF else key)
 
     def close(self) -> None:
         if self.ok:
