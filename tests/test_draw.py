@@ -104,3 +104,15 @@ def test_box_edge_follows_the_box_and_the_image(cuhk_face, wflw_face):
     assert small >= 1 and large > small
     face = wflw_face[2]
     assert large <= (face[2] - face[0]) / 20 + 1  # never swamps the face
+
+
+def test_predict_numbers_the_points_when_asked(tmp_path, capsys):
+    from facepoints.cli import main
+
+    plain, numbered = tmp_path / "plain", tmp_path / "numbered"
+    for out, extra in ((plain, []), (numbered, ["--numbers"])):
+        code = main(["predict", "--demo", "--out", str(out), "--threads", "1", *extra])
+        assert code == 0, capsys.readouterr().err
+    a, b = load_image(plain / "demo.jpg"), load_image(numbered / "demo.jpg")
+    changed = np.abs(a.astype(int) - b).max(axis=2) > 60  # beyond JPEG noise
+    assert changed.sum() > 50

@@ -69,6 +69,9 @@ def register(sub) -> None:
         help="draw points whose confidence is below C as hollow rings (default 0.5; 0 draws "
         "every point filled)",
     )
+    p.add_argument(
+        "--numbers", action="store_true", help="write each point's index beside it (images)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_predict)
 
@@ -118,6 +121,7 @@ def _predict(a: argparse.Namespace) -> int:
         camera=a.camera,
         workers=a.workers,
         min_confidence=a.min_confidence,
+        numbers=a.numbers,
         progress=not a.no_progress,
     )
     print(summary.line(out, a.workers))

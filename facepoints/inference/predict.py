@@ -106,6 +106,7 @@ def predict_inputs(
     camera: int | None = None,
     workers: int = 0,
     min_confidence: float | None = None,
+    numbers: bool = False,
     progress: bool = True,
 ) -> PredictSummary:
     """Run `landmarker` on every input, writing each result as soon as it exists: annotated
@@ -121,7 +122,7 @@ def predict_inputs(
     if images:
         with ResultsFile(results, single=results.suffix.lower() != ".jsonl") as sink:
             for rec in _image_records(
-                landmarker, images, out, save, boxes, workers, min_confidence, progress
+                landmarker, images, out, save, boxes, workers, min_confidence, progress, numbers
             ):
                 sink.write(rec)
                 if rec["error"]:
@@ -230,9 +231,10 @@ def read_boxes(path: Path) -> dict[str, list[list[float]]]:
     return table
 
 
-def annotate(rgb, faces, min_confidence: float | None = None):
+def annotate(rgb, faces, min_confidence: float | None = None, numbers: bool = False):
     """The image with each face's box and landmarks drawn (group colours, scheme lines); points
-    whose confidence is below `min_confidence` (None: the default) are hollow rings."""
+    whose confidence is below `min_confidence` (None: the default) are hollow rings; `numbers`
+    writes each point's index beside it."""
     from ..draw import DEFAULT_MIN_CONFIDENCE, draw_box, draw_landmarks, group_colors
 
     if min_confidence is None:
@@ -248,6 +250,7 @@ def annotate(rgb, faces, min_confidence: float | None = None):
             connect=f.scheme.num_points > 5,
             confidence=getattr(f, "confidence", None),
             min_confidence=min_confidence,
+            numbers=numbers,
         )
     return img
 
@@ -255,7 +258,9 @@ def annotate(rgb, faces, min_confidence: float | None = None):
 # --- images --------------------------------------------------------------------------------------
 
 
-def _image_records(landmarker, items, out, save, boxes, workers, min_confidence, progress):
+def _image_records(
+    landmarker, items, out, save, boxes, workers, min_confidence, progress, numbers=False
+):
     """One record per image item, in order, each made (and its image written) before the next."""
     from tqdm import tqdm
 
@@ -280,7 +285,7 @@ def _image_records(landmarker, items, out, save, boxes, workers, min_confidence,
                 from ..io import save_image
 
                 dest = out / item.dest
-                save_image(dest, annotate(rgb, faces, min_confidence))
+                save_image(dest, annotate(rgb, faces, min_confidence, numbers))
                 rec["annotated"] = printable(dest)
             rec["error"] = None
         except Exception as e:  # one bad input never stops the others
