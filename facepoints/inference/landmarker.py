@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from ..geometry import crop_matrices, invert_many, warp_many
 from ..schemes import Scheme
 
 __all__ = ["Face", "FaceLandmarker", "REFINE_AUTO", "as_rgb_image", "make_faces"]
@@ -334,8 +335,6 @@ class FaceLandmarker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One forward pass per `batch_size` faces: each face warped once, straight to the input
         size, into a reused buffer; points mapped back to the image in one batched product."""
-        from ..geometry import crop_matrices, invert_many, warp_many
-
         k, size = self.scheme.num_points, self.input_size
         out = np.zeros((len(boxes), k, 2), dtype=np.float32)
         conf = np.zeros((len(boxes), k), dtype=np.float32)

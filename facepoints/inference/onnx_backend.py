@@ -64,8 +64,13 @@ class OnnxRunner:
         self.scheme = str(self.metadata.get("scheme", "")) or None
         self.name = str(self.metadata.get("name", "")) or Path(path).stem
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        from ..models.confidence import UNKNOWN
+
         outputs = [o.name for o in self.session.get_outputs()]
         self._conf_index = outputs.index("confidence") if "confidence" in outputs else None
+        # the points, then the confidence where the file has it: asked by name on every run
+        self._outputs = [outputs[0]] + ([] if self._conf_index is None else ["confidence"])
+        self._unknown = UNKNOWN
         # an export without the confidence output (before facepoints had one) says nothing
         self.confidence_kind = (
             str((self.metadata.get("confidence") or {}).get("kind", "constant"))
@@ -104,13 +109,11 @@ class OnnxRunner:
         return self._run(x)
 
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from ..models.confidence import UNKNOWN
-
-        out = self.session.run(None, {self._input_name: x})
+        out = self.session.run(self._outputs, {self._input_name: x})
         points = out[0].astype(np.float32, copy=False)
-        if self._conf_index is None:
-            return points, np.full(points.shape[:2], UNKNOWN, dtype=np.float32)
-        return points, out[self._conf_index].astype(np.float32, copy=False)
+        if len(out) == 1:
+            return points, np.full(points.shape[:2], self._unknown, dtype=np.float32)
+        return points, out[1].astype(np.float32, copy=False)
 
     def __repr__(self) -> str:
         return (
