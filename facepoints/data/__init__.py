@@ -83,6 +83,29 @@ class WFLWInfo(DatasetInfo):
         return read_wflw(root, split, skip_bad=skip_bad)
 
 
+@DATASETS.register("300w")
+class W300Info(DatasetInfo):
+    """300-W's HELEN and AFW faces, 68 points from `.pts` files: "train" (HELEN trainset and
+    AFW), "test" (HELEN testset, part of 300-W's common subset), "helen_train", "afw"."""
+
+    name = "300w"
+    scheme = "ibug68"
+    splits = ("train", "test", "helen_train", "afw")
+
+    def matches(self, root: Path) -> bool:
+        return (root / "helen" / "trainset").is_dir() or (root / "helen" / "testset").is_dir()
+
+    def has_split(self, root: Path, split: str) -> bool:
+        from .w300 import SPLITS
+
+        return split in SPLITS and all((root / f).is_dir() for f in SPLITS[split])
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        from .w300 import read_300w
+
+        return read_300w(root, split, skip_bad=skip_bad)
+
+
 # The WFLW sample's halves for the dense model: photos split at random (seed 0); "tune" fits the
 # teachers' maps and fine-tunes the student, "heldout" is only ever evaluated on.
 WFLW68_HELDOUT_FRACTION = 0.5
@@ -105,27 +128,41 @@ class WFLW68Info(DatasetInfo):
         return split in self.splits and WFLWInfo().has_split(root, "test")
 
     def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
-        from ..inference.boxes import box_from_points
-        from ..schemes import IBUG68, project
-        from .wflw import read_wflw
+        from ..schemes import get_scheme
 
         if split not in self.splits:
-            raise DataError(root, f"wflw68 has splits {', '.join(self.splits)}, not {split!r}")
-        r = read_wflw(root, "test", skip_bad=skip_bad)
-        faces = FaceRecords(
-            scheme=IBUG68,
-            images=r.images,
-            boxes=box_from_points(r.points, r.scheme),
-            points=project(r.points, r.scheme, IBUG68),
-            sources=r.sources,
-            attributes=r.attributes,
-            name=f"wflw68 {split}",
-            skipped=r.skipped,
-        )
-        if split == "test":
-            return faces
-        tune, heldout = faces.split_by_image(WFLW68_HELDOUT_FRACTION, WFLW68_SEED)
-        return tune if split == "tune" else heldout
+            raise DataError(root, f"{self.name} has splits {', '.join(self.splits)}, not {split!r}")
+        return _wflw_halves(root, split, get_scheme(self.scheme), self.name, skip_bad)
+
+
+@DATASETS.register("wflw98")
+class WFLW98Info(WFLW68Info):
+    """The same halves as wflw68 ("tune", "heldout", "test") with WFLW's own 98 points."""
+
+    name = "wflw98"
+    scheme = "wflw98"
+
+
+def _wflw_halves(root: Path, split: str, scheme, name: str, skip_bad: bool) -> FaceRecords:
+    from ..inference.boxes import box_from_points
+    from ..schemes import project
+    from .wflw import read_wflw
+
+    r = read_wflw(root, "test", skip_bad=skip_bad)
+    faces = FaceRecords(
+        scheme=scheme,
+        images=r.images,
+        boxes=box_from_points(r.points, r.scheme),
+        points=project(r.points, r.scheme, scheme),
+        sources=r.sources,
+        attributes=r.attributes,
+        name=f"{name} {split}",
+        skipped=r.skipped,
+    )
+    if split == "test":
+        return faces
+    tune, heldout = faces.split_by_image(WFLW68_HELDOUT_FRACTION, WFLW68_SEED)
+    return tune if split == "tune" else heldout
 
 
 @DATASETS.register("pseudo68")

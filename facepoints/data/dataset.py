@@ -100,6 +100,7 @@ class LandmarkDataset(Dataset):
         margin: float = DEFAULT_MARGIN,
         augment: float = 0.0,
         flip: bool = True,
+        augment_kind: str = "standard",
         cache: bool = True,
         seed: int = 0,
         progress: bool = True,
@@ -113,8 +114,8 @@ class LandmarkDataset(Dataset):
         self.ctx = self.input_size + 2 * self.pad
         # margin of the context crop so its centre window is exactly the margin crop
         self.ctx_margin = (1 + self.margin) * self.ctx / self.input_size - 1
-        self.geometric = build_augmentation(augment, flip=flip)
-        self.photometric = build_photometric(augment)
+        self.geometric = build_augmentation(augment, flip=flip, kind=augment_kind)
+        self.photometric = build_photometric(augment, kind=augment_kind)
         self.center = CenterCrop(self.input_size)
         self.seed = seed
         self.epoch = 0

@@ -26,7 +26,13 @@ __all__ = [
     "RandomGrayscale",
     "GaussianBlur",
     "RandomOcclusion",
+    "RandomOccluder",
+    "MotionBlur",
+    "LowResolution",
+    "JpegArtefacts",
     "build_augmentation",
+    "build_photometric",
+    "AUGMENTATIONS",
 ]
 
 
@@ -197,23 +203,134 @@ class RandomOcclusion:
         return replace(s, image=img)
 
 
-def build_augmentation(strength: float = 1.0, flip: bool = True) -> Compose:
-    """The training chain at a given strength (0 = none, 1 = default, >1 stronger); it runs on
-    the context crop before the centre crop is cut."""
+@dataclass
+class MotionBlur:
+    """Blur along a random direction over up to `length` pixels (camera or head motion)."""
+
+    length: int = 7
+    p: float = 0.15
+
+    def __call__(self, s: Sample, rng: np.random.Generator) -> Sample:
+        if rng.random() >= self.p:
+            return s
+        n = int(rng.integers(3, max(4, self.length + 1)))
+        kernel = np.zeros((n, n), dtype=np.float32)
+        kernel[n // 2, :] = 1.0 / n
+        rot = cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), float(rng.uniform(0, 180)), 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (n, n))
+        kernel /= max(float(kernel.sum()), 1e-6)
+        return replace(s, image=cv2.filter2D(s.image, -1, kernel))
+
+
+@dataclass
+class LowResolution:
+    """Down-sample to `min_frac`..`max_frac` of the side, then back up: the look of a small,
+    distant face (20-40 px between the eyes in an 80 px crop at the smallest)."""
+
+    min_frac: float = 0.3
+    max_frac: float = 0.7
+    p: float = 0.2
+
+    def __call__(self, s: Sample, rng: np.random.Generator) -> Sample:
+        if rng.random() >= self.p:
+            return s
+        h, w = s.image.shape[:2]
+        f = rng.uniform(self.min_frac, self.max_frac)
+        small = cv2.resize(s.image, (max(4, int(w * f)), max(4, int(h * f))), cv2.INTER_AREA)
+        up = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
+        return replace(s, image=cv2.resize(small, (w, h), interpolation=up))
+
+
+@dataclass
+class JpegArtefacts:
+    """Re-encode as JPEG at a quality in [`min_quality`, `max_quality`]."""
+
+    min_quality: int = 15
+    max_quality: int = 60
+    p: float = 0.2
+
+    def __call__(self, s: Sample, rng: np.random.Generator) -> Sample:
+        if rng.random() >= self.p:
+            return s
+        q = int(rng.integers(self.min_quality, self.max_quality + 1))
+        ok, buf = cv2.imencode(".jpg", s.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
+        if not ok:
+            return s
+        return replace(
+            s, image=np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        )
+
+
+@dataclass
+class RandomOccluder:
+    """Cover part of the face with a solid, noisy or textured shape (an ellipse or a rotated
+    rectangle, like a hand, a cup, hair or sunglasses); points stay supervised underneath."""
+
+    max_frac: float = 0.5
+    p: float = 0.35
+
+    def __call__(self, s: Sample, rng: np.random.Generator) -> Sample:
+        if rng.random() >= self.p:
+            return s
+        h, w = s.image.shape[:2]
+        img = s.image.copy()
+        mask = np.zeros((h, w), dtype=np.uint8)
+        cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+        ax = rng.uniform(0.08, self.max_frac / 2) * w
+        ay = rng.uniform(0.08, self.max_frac / 2) * h
+        angle = rng.uniform(0, 180)
+        if rng.random() < 0.5:
+            cv2.ellipse(mask, (int(cx), int(cy)), (int(ax), int(ay)), angle, 0, 360, 255, -1)
+        else:
+            box = cv2.boxPoints(((cx, cy), (2 * ax, 2 * ay), angle)).astype(np.int32)
+            cv2.fillPoly(mask, [box], 255)
+        kind = rng.integers(3)
+        if kind == 0:  # a flat colour
+            fill = np.broadcast_to(rng.integers(0, 256, size=3, dtype=np.uint8), img.shape)
+        elif kind == 1:  # noise
+            fill = rng.integers(0, 256, size=img.shape, dtype=np.uint8)
+        else:  # another part of the same crop, shifted: skin, hair, background
+            dx, dy = (int(v) for v in rng.integers(-w // 2, w // 2 + 1, size=2))
+            fill = np.roll(img, (dy, dx), axis=(0, 1))
+        keep = mask.astype(bool)
+        img[keep] = fill[keep]
+        return replace(s, image=img)
+
+
+def build_augmentation(strength: float = 1.0, flip: bool = True, kind: str = "standard") -> Compose:
+    """The geometric training chain at a given strength (0 = none, 1 = default, >1 stronger); it
+    runs on the context crop before the centre crop is cut. kind "wild": larger rotations, scale
+    and shift (posed, off-centre faces)."""
     if strength <= 0:
         return Compose([])
     k = strength
-    ts = [RandomAffine(rotate=18 * k, scale=0.12 * k, shift=0.06 * k)]
+    if kind == "wild":
+        ts = [RandomAffine(rotate=35 * k, scale=0.2 * k, shift=0.08 * k)]
+    else:
+        ts = [RandomAffine(rotate=18 * k, scale=0.12 * k, shift=0.06 * k)]
     if flip:
         ts.append(HorizontalFlip(0.5))
     return Compose(ts)
 
 
-def build_photometric(strength: float = 1.0) -> Compose:
-    """Pixel-only augmentation, applied after the crop is cut (cheaper on the small crop)."""
+def build_photometric(strength: float = 1.0, kind: str = "standard") -> Compose:
+    """Pixel-only augmentation, applied after the crop is cut (cheaper on the small crop). kind
+    "wild" adds occluders, motion blur, small-face resolution loss and JPEG artefacts."""
     if strength <= 0:
         return Compose([])
     k = min(strength, 2.0)
+    if kind == "wild":
+        return Compose(
+            [
+                ColorJitter(0.4 * k, 0.4 * k, 0.4 * k, p=0.8),
+                RandomGrayscale(0.1),
+                GaussianBlur(1.5 * k, p=0.15),
+                MotionBlur(7, p=0.15 * k),
+                LowResolution(0.3, 0.7, p=0.2 * k),
+                RandomOccluder(0.5, p=0.35 * k),
+                JpegArtefacts(15, 60, p=0.2 * k),
+            ]
+        )
     return Compose(
         [
             ColorJitter(0.3 * k, 0.3 * k, 0.3 * k, p=0.8),
@@ -222,3 +339,6 @@ def build_photometric(strength: float = 1.0) -> Compose:
             RandomOcclusion(0.35, p=0.25 * k),
         ]
     )
+
+
+AUGMENTATIONS = ("standard", "wild")

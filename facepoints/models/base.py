@@ -58,10 +58,15 @@ class LandmarkModel(nn.Module):
         return self.head(self.backbone(x))
 
     def compute_loss(
-        self, outputs: dict[str, Tensor], target: Tensor, point_loss: PointLoss
+        self,
+        outputs: dict[str, Tensor],
+        target: Tensor,
+        point_loss: PointLoss,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
-        """The training loss against normalised (B, K, 2) targets, and its named parts."""
-        return self.head.loss(outputs, target, point_loss)
+        """The training loss against normalised (B, K, 2) targets, and its named parts; `mask`
+        (B, K) marks the points that are labelled (None: all)."""
+        return self.head.loss(outputs, target, point_loss, mask=mask)
 
     def extra_repr(self) -> str:
         return (

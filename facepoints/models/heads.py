@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
@@ -59,10 +58,20 @@ class RegressionHead(nn.Module):
         return self.fc(self.hidden(self.pool(features))).reshape(-1, self.num_points, 2)
 
     def loss(
-        self, outputs: dict[str, Tensor], target: Tensor, point_loss: PointLoss
+        self,
+        outputs: dict[str, Tensor],
+        target: Tensor,
+        point_loss: PointLoss,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
+        """`point_loss` of the points; with `mask` (B, K) only over the points it marks (a face
+        labelled in a sparser scheme than the model's)."""
         # float32 for the loss even under autocast: coordinates need the precision.
-        loss = point_loss(outputs["points"].float(), target.float())
+        pred, target = outputs["points"].float(), target.float()
+        if mask is not None:
+            keep = mask.bool()
+            pred, target = pred[keep], target[keep]
+        loss = point_loss(pred, target)
         return loss, {"point": float(loss.detach())}
 
 
@@ -125,15 +134,27 @@ class HeatmapHead(nn.Module):
         return scores.view(b, k, h, w), offsets.view(b, 2, k, h, w)
 
     def loss(
-        self, outputs: dict[str, Tensor], target: Tensor, point_loss: PointLoss
+        self,
+        outputs: dict[str, Tensor],
+        target: Tensor,
+        point_loss: PointLoss,
+        mask: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, float]]:
+        """With `mask` (B, K), only the marked points' maps and offsets count (a face labelled in
+        a sparser scheme than the model's); the means are over the marked points."""
         scores, offsets = outputs["scores"].float(), outputs["offsets"].float()
         h, w = scores.shape[-2:]
         target = target.detach().float()
         index, off_target = _cells(target, h, w)
         score_target = torch.zeros_like(scores).flatten(2).scatter_(2, index[..., None], 1.0)
-        score_loss = F.mse_loss(scores.flatten(2), score_target)
-        offset_loss = F.l1_loss(_at(offsets, index), off_target)
+        score_err = (scores.flatten(2) - score_target).pow(2).mean(dim=2)  # (B, K)
+        offset_err = (_at(offsets, index) - off_target).abs().mean(dim=1)  # (B, K)
+        if mask is None:
+            score_loss, offset_loss = score_err.mean(), offset_err.mean()
+        else:
+            m = mask.to(score_err.dtype)
+            n = m.sum().clamp_min(1.0)
+            score_loss, offset_loss = (score_err * m).sum() / n, (offset_err * m).sum() / n
         loss = self.score_weight * score_loss + self.offset_weight * offset_loss
         return loss, {"score": float(score_loss.detach()), "offset": float(offset_loss.detach())}
 

@@ -55,7 +55,13 @@ class TrainConfig:
     margin: float = 0.2  # crop side = box side * (1 + margin)
     augment: float = 1.0  # augmentation strength: 0 none, 1 default, > 1 stronger
     flip: bool = True
+    augment_kind: str = "standard"  # "wild": + large poses, occluders, motion blur, low res, JPEG
     max_bad_fraction: float = 0.01  # skip faces whose image cannot be decoded, up to this
+    # several datasets at once, each in its own scheme: {label: {"dataset", "data_root", "split",
+    # "weight"}} (see facepoints.data.mixture); when given, dataset/data_root/split are unused
+    mix: dict = field(default_factory=dict)
+    scheme: str | None = None  # the scheme the model predicts; None: the (densest) data's
+    epoch_size: int | None = None  # faces drawn per epoch from a mix; None: all of them
     # model
     model: str = "resnet18"
     model_kwargs: dict = field(default_factory=dict)
@@ -98,6 +104,7 @@ class TrainConfig:
         """A JSON-friendly dict of every field."""
         d = dataclasses.asdict(self)
         d["model_kwargs"] = dict(self.model_kwargs)
+        d["mix"] = {k: dict(v) for k, v in self.mix.items()}
         return d
 
     @classmethod
@@ -115,9 +122,18 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("amp", self.amp, AMP_MODES)
+        _choice("augment_kind", self.augment_kind, ("standard", "wild"))
         _check_loss(self.loss)
         if not (isinstance(self.model, str) and self.model):
             raise ConfigError(f"model must be a model name, got {self.model!r}")
+        if self.mix:
+            from ..data.mixture import parse_mix
+
+            parse_mix(self.mix)
+        if self.scheme is not None:
+            from ..schemes import get_scheme
+
+            get_scheme(self.scheme)
         if not isinstance(self.model_kwargs, dict):
             raise ConfigError(f"model_kwargs must be a dict, got {self.model_kwargs!r}")
         if not (0.0 <= self.val_fraction < 1.0):
@@ -138,7 +154,14 @@ class TrainConfig:
             )
         if not (0.0 <= self.max_bad_fraction < 1.0):
             raise ConfigError(f"max_bad_fraction must be in [0, 1), got {self.max_bad_fraction}")
-        for name in ("max_faces", "threads", "input_size", "stop_after_steps", "checkpoint_steps"):
+        for name in (
+            "max_faces",
+            "threads",
+            "input_size",
+            "stop_after_steps",
+            "checkpoint_steps",
+            "epoch_size",
+        ):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
         for name in ("checkpoint_minutes", "limit_time_minutes"):

@@ -49,9 +49,10 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from ..data.mixture import MixedDataset, MixPart, epoch_order, lift_index, model_scheme, parse_mix
 from ..errors import CheckpointError, ConfigError, FacepointsError
 from ..io import atomic_write, atomic_write_bytes
-from ..schemes import Scheme
+from ..schemes import Scheme, get_scheme
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import RUNTIME_FIELDS, TrainConfig
 from .distributed import (
@@ -99,15 +100,50 @@ def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
 
 
 def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
-    from ..data import read_dataset
-    from ..data.dataset import LandmarkDataset, check_bad_faces, make_loader
-    from ..models import create_model
-
+    """The run, step by step: open the run folder, read the data, build the model and its
+    optimiser, restore a resumed state, then train epoch by epoch (validate, log, checkpoint)."""
     say = _printer(progress)
+    cfg, resumed, files = _open_run(cfg, dist)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = dist.device  # resolve_device(cfg.device); under torchrun on CUDA, GPU LOCAL_RANK
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    _seed_everything(cfg.seed)
+
+    model = _build_model(cfg, _data_scheme(cfg), resumed, device, dist)
+    data = _load_data(cfg, model, progress, dist, say)
+    run = _Run(cfg, model, data, files, device, dist, say, progress)
+    if resumed is not None:
+        run.restore(resumed)
+    elif dist.is_main:
+        _trim_log(files["log"], 0)
+    run.announce()
+    if cfg.init and resumed is None:
+        run.validate_init()
+
+    stopper = _Stopper(cfg, run.t_start, run.global_step, dist)
+    stopped: str | None = None
+    with stopper, _abort_message(say, files["last"]):
+        for epoch in range(run.start_epoch, cfg.epochs):
+            stopped = run.train_epoch(epoch, stopper)
+            if stopped:
+                break
+            run.end_epoch(epoch)
+            if epoch + 1 < cfg.epochs:
+                stopped = stopper.reason(run.global_step)
+                if stopped:
+                    break
+    return run.finish(stopped)
+
+
+def _open_run(
+    cfg: TrainConfig, dist: DistInfo
+) -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Path]]:
+    """(the run's config, the state to resume or None, its files): a new run folder, or the
+    checkpoint of the one to continue; rank 0 writes config.json."""
     out = Path(cfg.out)
     files = _run_files(out)
-
-    # --- a new run, or the state of the one to continue -----------------------------------------
     resumed: dict[str, Any] | None = None
     if cfg.resume:
         if not files["last"].is_file():
@@ -118,7 +154,7 @@ def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
         raise ConfigError(
             f"{out} already holds a run (last.pt); pass resume to continue it, or another out"
         )
-    if cfg.dataset is None:  # name it, so the run folder says what it was trained on
+    if cfg.dataset is None and not cfg.mix:  # name it, so the run folder says what it learnt
         cfg = dataclasses.replace(cfg, dataset=_dataset_name(cfg.data_root))
     if dist.is_main:  # rank 0 alone writes the run folder
         try:
@@ -129,285 +165,412 @@ def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
                 f"{out}: cannot write the run folder here ({e.strerror or e})"
             ) from None
         _remove_stale_temporaries(out, files)
+    return cfg, resumed, files
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = dist.device  # resolve_device(cfg.device); under torchrun on CUDA, GPU LOCAL_RANK
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
-    _seed_everything(cfg.seed)
 
-    # --- data: the split, a seeded validation part of it, and their crops ----------------------
-    records = read_dataset(cfg.dataset, cfg.split, cfg.data_root)
-    if cfg.max_faces and cfg.max_faces < len(records):
-        keep = np.random.default_rng(cfg.seed).permutation(len(records))[: cfg.max_faces]
-        records = records.subset(np.sort(keep))
-    train_records, val_records = records.split(cfg.val_fraction, cfg.seed)
-    scheme = records.scheme
-    if len(train_records) == 0:
-        raise ConfigError(f"no training faces left (split {cfg.split}, {len(records)} faces)")
+def _parts(cfg: TrainConfig) -> list[MixPart]:
+    """The datasets of a run: the mix, or the one dataset as a mix of one."""
+    if cfg.mix:
+        return parse_mix(cfg.mix)
+    return [MixPart(cfg.dataset or "data", cfg.dataset, cfg.data_root, cfg.split, 1.0)]
 
-    # --- model, loss, optimiser, schedule -------------------------------------------------------
+
+def _data_scheme(cfg: TrainConfig) -> Scheme:
+    """The scheme the model predicts: cfg.scheme, else the densest of its datasets' schemes."""
+    from ..data import DATASETS, detect_dataset
+
+    schemes = []
+    for part in _parts(cfg):
+        name = part.dataset or detect_dataset(part.data_root or ".")
+        schemes.append(get_scheme(DATASETS.get(name).scheme))
+    return model_scheme(schemes, cfg.scheme)
+
+
+@dataclasses.dataclass
+class _Data:
+    """A run's faces: the training mixture, and each dataset's validation crops with the model
+    points that project onto its scheme."""
+
+    scheme: Scheme
+    parts: list[MixPart]
+    train: MixedDataset
+    val: list[tuple[MixPart, Any, np.ndarray]]  # (part, LandmarkDataset, lift index)
+    n_faces: int
+    bad: list[tuple[Path, str]]
+
+
+def _load_data(cfg: TrainConfig, model, progress: bool, dist: DistInfo, say) -> _Data:
+    """Read each dataset's split, keep a seeded validation part of it, and make their crops."""
+    from ..data import read_dataset
+    from ..data.dataset import LandmarkDataset, check_bad_faces
+
+    parts = _parts(cfg)
+    train_sets, val = [], []
+    n_faces = 0
+    with local_main_first(dist):  # it caches the crops; the other ranks read them
+        for part in parts:
+            records = read_dataset(part.dataset, part.split, part.data_root)
+            if cfg.max_faces and cfg.max_faces < len(records):
+                keep = np.random.default_rng(cfg.seed).permutation(len(records))[: cfg.max_faces]
+                records = records.subset(np.sort(keep))
+            n_faces += len(records)
+            train_records, val_records = records.split(cfg.val_fraction, cfg.seed)
+            if len(train_records) == 0:
+                raise ConfigError(
+                    f"no training faces left in {part.label} (split {part.split}, "
+                    f"{len(records)} faces)"
+                )
+            common = {"margin": cfg.margin, "progress": progress, "max_bad": 1.0}
+            size, channels = model.input_size, model.in_channels
+            train_sets.append(
+                LandmarkDataset(
+                    train_records,
+                    size,
+                    channels,
+                    augment=cfg.augment,
+                    flip=cfg.flip,
+                    augment_kind=cfg.augment_kind,
+                    seed=cfg.seed,
+                    **common,
+                )  # fmt: skip
+            )
+            v = LandmarkDataset(val_records, size, channels, **common)
+            val.append((part, v, lift_index(records.scheme, model.scheme)))
+    bad = [b for s in train_sets for b in s.bad] + [b for _, v, _ in val for b in v.bad]
+    check_bad_faces(bad, n_faces, cfg.max_bad_fraction)
+    for image, message in bad:
+        say(f"skipped a face: {image}: {message}")
+    if bad:
+        say(f"skipped {len(bad)} of {n_faces} faces whose image cannot be decoded")
+    return _Data(model.scheme, parts, MixedDataset(train_sets, model.scheme), val, n_faces, bad)
+
+
+def _build_model(cfg: TrainConfig, scheme: Scheme, resumed, device, dist: DistInfo):
+    """The model of the config, predicting `scheme`, with its init weights (a fresh run), on
+    `device`."""
+    from ..models import create_model
+
     sizes = {"input_size": cfg.input_size, "in_channels": cfg.in_channels}
     kwargs = {**cfg.model_kwargs, **{k: v for k, v in sizes.items() if v is not None}}
     model = create_model(cfg.model, num_points=scheme.num_points, **kwargs)
+    model.scheme = scheme
     if cfg.init and resumed is None:
-        _load_init(model, cfg.init)
+        _load_init(model, cfg.init, scheme)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     if dist.distributed and device.type == "cuda":  # batch statistics of the global batch
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model.scheme = scheme
+    return model
 
-    with local_main_first(dist):  # it caches the crops; the other ranks read them
-        train_set = LandmarkDataset(
-            train_records,
-            model.input_size,
-            model.in_channels,
-            margin=cfg.margin,
-            augment=cfg.augment,
-            flip=cfg.flip,
-            seed=cfg.seed,
-            progress=progress,
-            max_bad=1.0,  # the limit is on all the faces, checked below
+
+class _Run:
+    """The state of a run while it trains: model, optimiser, schedule, counters, best epoch; its
+    methods are the loop's steps."""
+
+    def __init__(self, cfg, model, data: _Data, files, device, dist: DistInfo, say, progress):
+        from ..data.dataset import make_loader
+
+        self.cfg, self.model, self.data, self.files = cfg, model, data, files
+        self.device, self.dist, self.say, self.progress = device, dist, say, progress
+        self.scheme = data.scheme
+        n_train = len(data.train) if not cfg.mix else (cfg.epoch_size or len(data.train))
+        self.batch_size = _global_batch(cfg.batch_size, n_train, dist.world_size)
+        self.rank_batch = self.batch_size // dist.world_size  # each rank's share of a batch
+        self.steps_per_epoch = n_train // self.batch_size  # the last partial batch is dropped
+        self.n_train = n_train
+        self.pin = device.type == "cuda"  # page-locked batches, copied to the GPU asynchronously
+        if self.pin and cfg.workers < 4:
+            say(f"{cfg.workers} data loading workers may leave the GPU waiting; try --workers 4-8")
+        self.val_loaders = [
+            (part, v.records.scheme, lift, make_loader(
+                _shard(v, dist), self.rank_batch, workers=cfg.workers, pin_memory=self.pin))
+            for part, v, lift in data.val
+            if len(v)
+        ]  # fmt: skip
+        self.precision = _Precision(cfg.amp, device, say)
+        self.point_loss = get_loss(cfg.loss)
+        self.optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lr_factor(
+                cfg.schedule,
+                total_steps=cfg.epochs * self.steps_per_epoch,
+                warmup_steps=round(cfg.warmup_epochs * self.steps_per_epoch),
+            ),
         )
-        val_set = LandmarkDataset(
-            val_records,
-            model.input_size,
-            model.in_channels,
-            margin=cfg.margin,
-            progress=progress,
-            max_bad=1.0,
-        )
-    bad_faces = train_set.bad + val_set.bad
-    check_bad_faces(bad_faces, len(records), cfg.max_bad_fraction)
-    for image, message in bad_faces:
-        say(f"skipped a face: {image}: {message}")
-    if bad_faces:
-        say(f"skipped {len(bad_faces)} of {len(records)} faces whose image cannot be decoded")
-    batch_size = _global_batch(cfg.batch_size, len(train_set), dist.world_size)
-    rank_batch = batch_size // dist.world_size  # each rank's share of every batch
-    steps_per_epoch = len(train_set) // batch_size  # the last partial batch is dropped
-    pin = device.type == "cuda"  # page-locked batches, copied to the GPU asynchronously
-    if pin and cfg.workers < 4:
-        say(f"{cfg.workers} data loading workers may leave the GPU waiting; try --workers 4-8")
-    val_loader = make_loader(_shard(val_set, dist), rank_batch, workers=cfg.workers, pin_memory=pin)
-    precision = _Precision(cfg.amp, device, say)
+        self.forward_train = _ddp(model, dist) if dist.distributed else model.forward_train
+        self.start_epoch, self.start_step, self.global_step = 0, 0, 0
+        self.elapsed_before = 0.0
+        self.last_row: dict[str, Any] = {}  # the log row of the last finished epoch
+        self.best = {"metric": math.inf, "epoch": 0}
+        self.sums = _epoch_sums()
+        self.at = (0, 0)  # (epochs done, steps done in the next) of the last save
+        self.t_start = time.monotonic()
+        self.last_save = self.t_start
 
-    point_loss = get_loss(cfg.loss)
-    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lr_factor(
-            cfg.schedule,
-            total_steps=cfg.epochs * steps_per_epoch,
-            warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
-        ),
-    )
+    @property
+    def n_val(self) -> int:
+        return sum(len(v) for _, v, _ in self.data.val)
 
-    # --- where to start -------------------------------------------------------------------------
-    start_epoch, start_step, global_step, elapsed_before = 0, 0, 0, 0.0
-    last_row: dict[str, Any] = {}  # the log row of the last finished epoch
-    best = {"metric": math.inf, "epoch": 0}
-    sums = _epoch_sums()
-    if resumed is not None:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
-        precision.load_state_dict(resumed.get("scaler"))
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.monotonic() - self.t_start)
+
+    def restore(self, resumed: dict[str, Any]) -> None:
+        """Continue from a checkpoint: weights, optimiser, schedule, random states, counters."""
+        self.model.load_state_dict(resumed["model"])
+        self.optimizer.load_state_dict(resumed["optimizer"])
+        self.scheduler.load_state_dict(resumed["scheduler"])
+        self.precision.load_state_dict(resumed.get("scaler"))
         set_rng_state(resumed["rng"])
-        start_epoch, start_step = int(resumed["epoch"]), int(resumed["step"])
-        global_step, elapsed_before = int(resumed["global_step"]), float(resumed["elapsed_s"])
-        best = dict(resumed["best"])
-        sums = dict(resumed["epoch_sums"])
-        if dist.is_main:
-            _trim_log(files["log"], start_epoch)
-        last_row = _last_log_row(files["log"])
-        if start_epoch >= cfg.epochs:
-            say(f"{out} has finished its {cfg.epochs} epochs; nothing to resume")
+        self.start_epoch, self.start_step = int(resumed["epoch"]), int(resumed["step"])
+        self.global_step = int(resumed["global_step"])
+        self.elapsed_before = float(resumed["elapsed_s"])
+        self.best = dict(resumed["best"])
+        self.sums = dict(resumed["epoch_sums"])
+        self.at = (self.start_epoch, self.start_step)
+        if self.dist.is_main:
+            _trim_log(self.files["log"], self.start_epoch)
+        self.last_row = _last_log_row(self.files["log"])
+        out = self.cfg.out
+        if self.start_epoch >= self.cfg.epochs:
+            self.say(f"{out} has finished its {self.cfg.epochs} epochs; nothing to resume")
         else:
-            say(f"resuming {out} at epoch {start_epoch + 1}, step {start_step}/{steps_per_epoch}")
-    elif dist.is_main:
-        _trim_log(files["log"], 0)
-    say(
-        f"{cfg.model} ({model.input_size} px, {model.in_channels} ch) on {device}: "
-        f"{len(train_set)} training faces, {len(val_set)} validation faces, "
-        f"{steps_per_epoch} steps of {batch_size} per epoch"
-    )
-    if dist.distributed:
-        say(
-            f"{dist.world_size} processes ({dist.backend}): global batch {batch_size} = "
-            f"{dist.world_size} x {rank_batch}, lr {cfg.lr:g}"
-        )
-    forward_train = _ddp(model, dist) if dist.distributed else model.forward_train
+            self.say(
+                f"resuming {out} at epoch {self.start_epoch + 1}, step "
+                f"{self.start_step}/{self.steps_per_epoch}"
+            )
 
-    def state(epoch: int, step: int) -> dict[str, Any]:
+    def announce(self) -> None:
+        cfg, model = self.cfg, self.model
+        sources = ", ".join(
+            f"{p.label} {len(s)} (weight {p.weight:g})"
+            for p, s in zip(self.data.parts, self.data.train.parts, strict=True)
+        )
+        self.say(
+            f"{cfg.model} ({model.input_size} px, {model.in_channels} ch, {self.scheme.name}) on "
+            f"{self.device}: {len(self.data.train)} training faces ({sources}), {self.n_val} "
+            f"validation faces, {self.steps_per_epoch} steps of {self.batch_size} per epoch"
+        )
+        if self.dist.distributed:
+            self.say(
+                f"{self.dist.world_size} processes ({self.dist.backend}): global batch "
+                f"{self.batch_size} = {self.dist.world_size} x {self.rank_batch}, lr {cfg.lr:g}"
+            )
+
+    def state(self, epoch: int, step: int) -> dict[str, Any]:
         """The whole training state after `step` batches of epoch `epoch` (0-based)."""
         return {
-            "model": model.state_dict(),
-            "model_config": model.config,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
+            "model": self.model.state_dict(),
+            "model_config": self.model.config,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
             "epoch": epoch,
             "step": step,
-            "global_step": global_step,
-            "best": best,
-            "epoch_sums": sums,
-            "elapsed_s": elapsed(),
+            "global_step": self.global_step,
+            "best": self.best,
+            "epoch_sums": self.sums,
+            "elapsed_s": self.elapsed(),
             "rng": rng_state(),
-            "config": cfg.to_dict(),
-            "scheme": scheme.name,
-            **precision.state_dict(),  # {"scaler": ...} with fp16 loss scaling, else nothing
+            "config": self.cfg.to_dict(),
+            "scheme": self.scheme.name,
+            **self.precision.state_dict(),  # {"scaler": ...} with fp16 loss scaling
         }
 
-    t_start = time.monotonic()
-    last_save = t_start
+    def validate(self) -> dict[str, Any] | None:
+        """NME and FR on each dataset's validation faces, in its own scheme and image pixels;
+        "nme" and "fr@0.10" are their means weighted by the datasets' weights."""
+        results, weights = {}, {}
+        for part, scheme, lift, loader in self.val_loaders:
+            results[part.label] = evaluate(
+                self.model, loader, scheme, self.device, self.cfg.channels_last, self.dist,
+                self.precision.dtype, lift=lift,
+            )  # fmt: skip
+            weights[part.label] = part.weight
+        if not results:
+            return None
+        total = sum(weights.values())
+        combined = {
+            key: sum(results[k][key] * weights[k] for k in results) / total
+            for key in ("nme", "fr@0.10")
+        }
+        return {**combined, "parts": results}
 
-    def elapsed() -> float:
-        return elapsed_before + (time.monotonic() - t_start)
-
-    if cfg.init and resumed is None and len(val_set):
-        # fine-tuning: the starting weights are epoch 0, so the run's best is never worse than
-        # where it started (on these validation faces)
-        val = evaluate(model, val_loader, scheme, device, cfg.channels_last, dist, precision.dtype)
-        best = {"metric": float(val["nme"]), "epoch": 0}
-        if dist.is_main:
+    def validate_init(self) -> None:
+        """Fine-tuning: the starting weights are epoch 0, so the run's best is never worse than
+        where it started (on these validation faces)."""
+        val = self.validate()
+        if val is None:
+            return
+        self.best = {"metric": float(val["nme"]), "epoch": 0}
+        if self.dist.is_main:
             row = {"epoch": 0, "step": 0, "train_loss": None, "train_nme": None}
             row.update({"val_nme": val["nme"], "val_fr": val["fr@0.10"], "lr": 0.0})
-            _append_log(files["log"], {**row, "elapsed_s": 0.0})
-            save_checkpoint(files["best"], state(0, 0))
-            _export(model, files["weights"], cfg, scheme, best, len(val_set))
-        say(f"init {cfg.init}: val NME {val['nme']:.2%}, FR {val['fr@0.10']:.2%} (epoch 0)")
+            _append_log(self.files["log"], {**row, "elapsed_s": 0.0})
+            self._log_parts(0, val)
+            save_checkpoint(self.files["best"], self.state(0, 0))
+            _export(self.model, self.files["weights"], self.cfg, self.scheme, self.best, self.n_val)
+        self.say(
+            f"init {self.cfg.init}: val NME {val['nme']:.2%}, FR {val['fr@0.10']:.2%} (epoch 0)"
+        )
 
-    stopper = _Stopper(cfg, t_start, global_step, dist)
-    stopped: str | None = None
-    at = (start_epoch, start_step)  # (epochs done, steps done in the next) of the last save
-    # --- the loop -------------------------------------------------------------------------------
-    with stopper, _abort_message(say, files["last"]):
-        for epoch in range(start_epoch, cfg.epochs):
-            model.train()
-            train_set.set_epoch(epoch)
-            order = _epoch_order(len(train_set), cfg.seed, epoch)[: steps_per_epoch * batch_size]
-            first = start_step if epoch == start_epoch else 0
-            mine = order[first * batch_size :][dist.rank :: dist.world_size]  # 1/R of each batch
-            loader = make_loader(
-                Subset(train_set, mine.tolist()),
-                rank_batch,
-                workers=cfg.workers,
-                seed=cfg.seed + epoch,
-                pin_memory=pin,
-            )
-            bar = _bar(loader, progress, epoch, cfg.epochs, first, steps_per_epoch)
-            for step, batch in enumerate(bar, start=first):
-                x = batch["image"].to(device, non_blocking=True)
-                if cfg.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                target = batch["points"].to(device, non_blocking=True)
+    def epoch_indices(self, epoch: int) -> torch.Tensor:
+        """The faces of epoch `epoch`, in order (a function of seed and epoch alone)."""
+        cfg, n = self.cfg, self.steps_per_epoch * self.batch_size
+        if not cfg.mix:
+            return _epoch_order(len(self.data.train), cfg.seed, epoch)[:n]
+        weights = [p.weight for p in self.data.parts]
+        return epoch_order(self.data.train.sizes(), weights, self.n_train, cfg.seed, epoch)[:n]
 
-                with precision.autocast():
-                    outputs = forward_train(x)
-                loss, _ = model.compute_loss(outputs, target, point_loss)
-                optimizer.zero_grad(set_to_none=True)
-                precision.backward_step(loss, optimizer)
-                scheduler.step()
-                global_step += 1
+    def train_epoch(self, epoch: int, stopper: _Stopper) -> str | None:
+        """Train one epoch from where the run stands; returns why it stopped early, if it did.
+        Checkpoints at step boundaries, never in the middle of an update."""
+        from ..data.dataset import make_loader
 
-                loss_value = loss.item()
-                nme_value = _batch_nme(outputs["points"].detach(), target, scheme)
-                if dist.distributed:  # the global batch's numbers, the same on every rank
-                    loss_value, nme_value = all_reduce_mean([loss_value, nme_value], dist)
-                if not math.isfinite(loss_value):
-                    raise FacepointsError(
-                        f"training diverged: loss {loss_value} at epoch {epoch + 1}, step "
-                        f"{step + 1}; try a lower lr (last.pt holds the last good state)"
-                    )
-                sums["loss"] += loss_value
-                sums["nme"] += nme_value
-                sums["batches"] += 1
-                if progress:
-                    bar.set_postfix(
-                        loss=f"{sums['loss'] / sums['batches']:.4g}",
-                        nme=f"{sums['nme'] / sums['batches']:.2%}",
-                        refresh=False,
-                    )
-
-                # step boundary: stop or checkpoint here, never in the middle of an update
-                if step + 1 < steps_per_epoch:
-                    stopped = stopper.reason(global_step)
-                    if (
-                        stopped
-                        or (
-                            cfg.checkpoint_minutes
-                            and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
-                        )
-                        or (cfg.checkpoint_steps and global_step % cfg.checkpoint_steps == 0)
-                    ):
-                        if dist.is_main:
-                            save_checkpoint(files["last"], state(epoch, step + 1))
-                        at, last_save = (epoch, step + 1), time.monotonic()
-                    if stopped:
-                        break
-            if progress:
-                bar.close()
-            if stopped:
-                break
-
-            # --- the end of an epoch: validate, log, checkpoint, plot ---------------------------
-            broadcast_buffers(model, dist)  # rank 0's batch-norm statistics on every rank
-            validate = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
-            val = None
-            if validate and len(val_set):
-                val = evaluate(
-                    model, val_loader, scheme, device, cfg.channels_last, dist, precision.dtype
+        cfg, dist = self.cfg, self.dist
+        self.model.train()
+        self.data.train.set_epoch(epoch)
+        first = self.start_step if epoch == self.start_epoch else 0
+        order = self.epoch_indices(epoch)
+        mine = order[first * self.batch_size :][dist.rank :: dist.world_size]  # 1/R of a batch
+        loader = make_loader(
+            Subset(self.data.train, mine.tolist()),
+            self.rank_batch,
+            workers=cfg.workers,
+            seed=cfg.seed + epoch,
+            pin_memory=self.pin,
+        )
+        bar = _bar(loader, self.progress, epoch, cfg.epochs, first, self.steps_per_epoch)
+        stopped = None
+        for step, batch in enumerate(bar, start=first):
+            self.train_step(batch, epoch, step)
+            if self.progress:
+                bar.set_postfix(
+                    loss=f"{self.sums['loss'] / self.sums['batches']:.4g}",
+                    nme=f"{self.sums['nme'] / self.sums['batches']:.2%}",
+                    refresh=False,
                 )
-            train_loss = sums["loss"] / max(1, sums["batches"])
-            last_row = {
-                "epoch": epoch + 1,
-                "step": global_step,
-                "train_loss": train_loss,
-                "train_nme": sums["nme"] / max(1, sums["batches"]),
-                "val_nme": val["nme"] if val else None,
-                "val_fr": val["fr@0.10"] if val else None,
-                "lr": optimizer.param_groups[0]["lr"],
-                "elapsed_s": elapsed(),
-            }
-            # without validation faces the training loss picks the best epoch
-            metric = val["nme"] if val else (train_loss if not len(val_set) else None)
-            improved = metric is not None and metric < best["metric"]
-            if improved:
-                best = {"metric": float(metric), "epoch": epoch + 1}
-            sums = _epoch_sums()
-            final = state(epoch + 1, 0)
-            if dist.is_main:  # rank 0 alone writes the run folder
-                _append_log(files["log"], last_row)
-                if improved:  # before last.pt: a run killed in between redoes the epoch and these
-                    save_checkpoint(files["best"], final)
-                    _export(model, files["weights"], cfg, scheme, best, len(val_set))
-                save_checkpoint(files["last"], final)
-                _plot(files["log"], files["plot"], say)
-            at, last_save = (epoch + 1, 0), time.monotonic()
-            say(_epoch_line(last_row, cfg.epochs, improved))
-
-            if epoch + 1 < cfg.epochs:
-                stopped = stopper.reason(global_step)
+            if step + 1 < self.steps_per_epoch:
+                stopped = stopper.reason(self.global_step)
+                if stopped or self._checkpoint_due():
+                    if dist.is_main:
+                        save_checkpoint(self.files["last"], self.state(epoch, step + 1))
+                    self.at, self.last_save = (epoch, step + 1), time.monotonic()
                 if stopped:
                     break
+        if self.progress:
+            bar.close()
+        return stopped
 
-    if stopped:
-        where = f"epoch {at[0] + 1}, step {at[1]}" if at[1] else f"epoch {at[0]}"
-        say(
-            f"stopped ({stopped}) after {where}; saved {files['last']}. Continue with "
-            f"`facepoints train --resume --out {out}` (or train() with resume=True)"
+    def train_step(self, batch: dict[str, Any], epoch: int, step: int) -> None:
+        """One optimiser step on one batch, its loss and NME added to the epoch's sums."""
+        x = batch["image"].to(self.device, non_blocking=True)
+        if self.cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        target = batch["points"].to(self.device, non_blocking=True)
+        mask = batch["mask"].to(self.device, non_blocking=True)
+        with self.precision.autocast():
+            outputs = self.forward_train(x)
+        loss, _ = self.model.compute_loss(outputs, target, self.point_loss, mask=mask)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.precision.backward_step(loss, self.optimizer)
+        self.scheduler.step()
+        self.global_step += 1
+
+        loss_value = loss.item()
+        nme_value = _batch_nme(outputs["points"].detach(), target, mask, batch["norm"])
+        if self.dist.distributed:  # the global batch's numbers, the same on every rank
+            loss_value, nme_value = all_reduce_mean([loss_value, nme_value], self.dist)
+        if not math.isfinite(loss_value):
+            raise FacepointsError(
+                f"training diverged: loss {loss_value} at epoch {epoch + 1}, step "
+                f"{step + 1}; try a lower lr (last.pt holds the last good state)"
+            )
+        self.sums["loss"] += loss_value
+        self.sums["nme"] += nme_value
+        self.sums["batches"] += 1
+
+    def _checkpoint_due(self) -> bool:
+        cfg = self.cfg
+        late = cfg.checkpoint_minutes and (
+            time.monotonic() - self.last_save >= 60 * cfg.checkpoint_minutes
         )
-    result = _result(cfg, files, last_row, best, at, global_step, elapsed(), stopped, str(device))
-    extra: dict[str, Any] = {"processes": dist.world_size, "batch_size": batch_size}
-    if dist.distributed:  # every rank must end with the same model, bit for bit
-        extra["rank"] = dist.rank
-        broadcast_buffers(model, dist)
-        extra["ranks_in_sync"] = ranks_agree(state_hash(model), dist)
-        if not extra["ranks_in_sync"]:
-            say("warning: the processes ended with different weights (a bug; please report)")
-    return {**result, "bad_faces": len(bad_faces), **extra}
+        counted = cfg.checkpoint_steps and self.global_step % cfg.checkpoint_steps == 0
+        return bool(late or counted)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Validate, log, keep the best, checkpoint and plot at the end of an epoch."""
+        cfg = self.cfg
+        broadcast_buffers(self.model, self.dist)  # rank 0's batch-norm statistics everywhere
+        validate = (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs
+        val = self.validate() if validate else None
+        train_loss = self.sums["loss"] / max(1, self.sums["batches"])
+        self.last_row = {
+            "epoch": epoch + 1,
+            "step": self.global_step,
+            "train_loss": train_loss,
+            "train_nme": self.sums["nme"] / max(1, self.sums["batches"]),
+            "val_nme": val["nme"] if val else None,
+            "val_fr": val["fr@0.10"] if val else None,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "elapsed_s": self.elapsed(),
+        }
+        # without validation faces the training loss picks the best epoch
+        metric = val["nme"] if val else (train_loss if not self.n_val else None)
+        improved = metric is not None and metric < self.best["metric"]
+        if improved:
+            self.best = {"metric": float(metric), "epoch": epoch + 1}
+        self.sums = _epoch_sums()
+        final = self.state(epoch + 1, 0)
+        if self.dist.is_main:  # rank 0 alone writes the run folder
+            _append_log(self.files["log"], self.last_row)
+            if val:
+                self._log_parts(epoch + 1, val)
+            if improved:  # before last.pt: a run killed in between redoes the epoch and these
+                save_checkpoint(self.files["best"], final)
+                _export(self.model, self.files["weights"], cfg, self.scheme, self.best, self.n_val)
+            save_checkpoint(self.files["last"], final)
+            _plot(self.files["log"], self.files["plot"], self.say)
+        self.at, self.last_save = (epoch + 1, 0), time.monotonic()
+        self.say(_epoch_line(self.last_row, cfg.epochs, improved))
+
+    def _log_parts(self, epoch: int, val: dict[str, Any]) -> None:
+        """val_parts.csv: each dataset's validation NME and FR of a mix, one row per epoch."""
+        if not self.cfg.mix:
+            return
+        path = self.files["log"].with_name("val_parts.csv")
+        rows = [r for r in (_read_rows(path) if path.is_file() else []) if int(r["epoch"]) < epoch]
+        for label, r in val["parts"].items():
+            rows.append({"epoch": epoch, "dataset": label, "nme": r["nme"], "fr": r["fr@0.10"]})
+        with atomic_write(path, "w") as f:
+            w = csv.DictWriter(f, fieldnames=["epoch", "dataset", "nme", "fr"])
+            w.writeheader()
+            w.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
+
+    def finish(self, stopped: str | None) -> dict[str, Any]:
+        """The run's result; under several processes, whether they ended in sync."""
+        if stopped:
+            at = self.at
+            where = f"epoch {at[0] + 1}, step {at[1]}" if at[1] else f"epoch {at[0]}"
+            self.say(
+                f"stopped ({stopped}) after {where}; saved {self.files['last']}. Continue with "
+                f"`facepoints train --resume --out {self.cfg.out}` (or train() with resume=True)"
+            )
+        result = _result(
+            self.cfg, self.files, self.last_row, self.best, self.at, self.global_step,
+            self.elapsed(), stopped, str(self.device),
+        )  # fmt: skip
+        extra: dict[str, Any] = {"processes": self.dist.world_size, "batch_size": self.batch_size}
+        if self.dist.distributed:  # every rank must end with the same model, bit for bit
+            extra["rank"] = self.dist.rank
+            broadcast_buffers(self.model, self.dist)
+            extra["ranks_in_sync"] = ranks_agree(state_hash(self.model), self.dist)
+            if not extra["ranks_in_sync"]:
+                self.say(
+                    "warning: the processes ended with different weights (a bug; please report)"
+                )
+        return {**result, "bad_faces": len(self.data.bad), **extra}
 
 
 @torch.no_grad()
@@ -419,10 +582,12 @@ def evaluate(
     channels_last: bool = False,
     dist: DistInfo | None = None,
     amp: torch.dtype | None = None,
+    lift: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """`summarize` of the model on a LandmarkDataset's loader, in image pixels. Under several
-    processes (`dist`) the loader holds this rank's share (a Subset) and every rank gets the
-    summary of all the faces. amp: the autocast dtype on CUDA (None: float32)."""
+    """`summarize` of the model on a LandmarkDataset's loader, in image pixels and the faces'
+    `scheme`; `lift` picks the model's points of that scheme (a model of a denser scheme). Under
+    several processes (`dist`) the loader holds this rank's share (a Subset) and every rank gets
+    the summary of all the faces. amp: the autocast dtype on CUDA (None: float32)."""
     from ..data.dataset import crop_to_image
     from ..evaluation.metrics import summarize
 
@@ -436,13 +601,15 @@ def evaluate(
     model.eval()
     pred = np.zeros((n, scheme.num_points, 2), dtype=np.float64)
     mats = np.zeros((n, 2, 3), dtype=np.float64)
+    pick = None if lift is None else torch.as_tensor(lift)
     for batch in loader:
         x = batch["image"].to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         idx = batch["index"].numpy()
         with torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext():
-            pred[idx] = model(x).float().cpu().numpy()
+            out = model(x).float()
+        pred[idx] = (out if pick is None else out[:, pick]).cpu().numpy()
         mats[idx] = batch["matrix"].numpy()
     model.train(was_training)
     if dist is not None and dist.distributed:  # each face was predicted by one rank
@@ -566,12 +733,14 @@ def _epoch_sums() -> dict[str, float]:
     return {"loss": 0.0, "nme": 0.0, "batches": 0}
 
 
-def _batch_nme(pred: torch.Tensor, target: torch.Tensor, scheme: Scheme) -> float:
-    """Mean NME of a batch in crop coordinates, normalised by the targets' scheme distance: cheap,
-    and close enough to the image-pixel NME for a progress bar."""
-    a, b = (list(i) for i in scheme.norm_pair)
-    norm = (target[:, a].mean(1) - target[:, b].mean(1)).norm(dim=-1).clamp_min(1e-6)
-    return ((pred.float() - target).norm(dim=-1).mean(1) / norm).mean().item()
+def _batch_nme(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, norm) -> float:
+    """Mean NME of a batch in crop coordinates over each face's labelled points, normalised by
+    its own scheme's distance (`norm`, crop units): cheap, and close enough to the image-pixel NME
+    for a progress bar."""
+    err = (pred.float() - target).norm(dim=-1) * mask
+    per_face = err.sum(1) / mask.sum(1).clamp_min(1)
+    norm = torch.as_tensor(norm, dtype=per_face.dtype, device=per_face.device).clamp_min(1e-6)
+    return (per_face / norm).mean().item()
 
 
 def _global_batch(batch_size: int, n: int, world: int) -> int:
@@ -767,6 +936,11 @@ def _append_log(path: Path, row: dict[str, Any]) -> None:
         w.writerow([_cell(row[c]) for c in LOG_COLUMNS])
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def _last_log_row(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -844,12 +1018,18 @@ def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) 
     }
 
 
-def _load_init(model: torch.nn.Module, spec: str) -> None:
-    """Copy the weights of `spec` (any model spec) into `model`: every tensor, same shapes."""
+def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) -> None:
+    """Copy the weights of `spec` (any model spec) into `model`: every tensor, same shapes. A
+    heatmap model of another scheme (e.g. 68 points into a 98-point model) gives its backbone,
+    and each new point the head channels of the source point nearest to it on the mean face."""
     from ..models.pretrained import resolve_model
 
-    source = resolve_model(spec).model.state_dict()
+    loaded = resolve_model(spec)
+    source = loaded.model.state_dict()
     mine = model.state_dict()
+    src_scheme = getattr(loaded, "scheme", None)
+    if scheme is not None and src_scheme is not None and src_scheme.name != scheme.name:
+        source = _remap_head(source, mine, get_scheme(src_scheme.name), scheme)
     wrong = [k for k in mine if k not in source or source[k].shape != mine[k].shape]
     if wrong or len(source) != len(mine):
         raise ConfigError(
@@ -857,3 +1037,37 @@ def _load_init(model: torch.nn.Module, spec: str) -> None:
             f"tensors missing or of another shape, e.g. {wrong[:3]})"
         )
     model.load_state_dict(source)
+
+
+def _remap_head(source: dict, mine: dict, src: Scheme, dst: Scheme) -> dict:
+    """`source`'s state with its heatmap head's per-point channels (3 x K_src, laid out as score,
+    x offset, y offset blocks) re-indexed to `dst`'s points: a dst point that projects onto a src
+    point takes its channels, any other the channels of the src point whose template position is
+    nearest."""
+    from ..schemes import MEAN_FACES
+
+    try:
+        lift = lift_index(src, dst)  # (K_src,) dst index of each src point
+    except ConfigError:
+        lift = None
+    template = MEAN_FACES.get(dst.name)
+    if template is None:
+        raise ConfigError(f"no mean face of {dst.name} to map {src.name} head channels onto")
+    template = np.asarray(template, dtype=np.float64)
+    if lift is not None:
+        anchors = template[lift]  # where each src point sits on the dst template
+    else:
+        raise ConfigError(f"init: cannot map {src.name} points onto {dst.name}")
+    nearest = np.argmin(((template[:, None] - anchors[None]) ** 2).sum(-1), axis=1)
+    nearest[lift] = np.arange(len(lift))
+    out = dict(source)
+    k_src, k_dst = src.num_points, dst.num_points
+    for key, value in source.items():
+        target = mine.get(key)
+        if target is None or target.shape == value.shape or value.shape[0] != 3 * k_src:
+            continue
+        if target.shape[0] != 3 * k_dst:
+            continue
+        blocks = value.reshape(3, k_src, *value.shape[1:])
+        out[key] = blocks[:, torch.as_tensor(nearest)].reshape(3 * k_dst, *value.shape[1:])
+    return out
