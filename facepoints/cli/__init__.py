@@ -30,6 +30,8 @@ _FAMILIES = (
     "export",
     "filter",
     "serve",
+    "align",
+    "analyse",
 )
 
 
