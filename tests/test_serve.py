@@ -122,11 +122,13 @@ def test_landmarks_json(model_client, photo):
     assert 0 <= x1 < x2 <= 250 and 0 <= y1 < y2 <= 250 and 0 < face["score"] <= 1
 
 
-def test_filter_returns_a_changed_valid_image(model_client, photo):
-    r = model_client.post(
-        "/api/filter?filters=crown,sunglasses",
-        files={"image": ("face.jpg", photo[0], "image/jpeg")},
-    )
+def test_filter_returns_a_changed_valid_image(photo):
+    # the shipped model: filters fade over points an untrained model is unsure of
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        r = client.post(
+            "/api/filter?filters=crown,sunglasses",
+            files={"image": ("face.jpg", photo[0], "image/jpeg")},
+        )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/jpeg" and r.content[:3] == b"\xff\xd8\xff"
     assert int(r.headers["x-faces"]) >= 1

@@ -3,9 +3,11 @@ on the webcam live, and the endpoints it calls, hardened for a shared machine.
 
     GET  /                      the page
     GET  /api/filters           {"filters": [{"name", "description"}]}
-    POST /api/landmarks         multipart field "image" -> {"width", "height", "faces", ...}
-    POST /api/filter?filters=a,b[&format=jpeg|png&quality=N&min_confidence=C&unsure=skip|fade]
-                                multipart "image" -> the image
+    GET  /api/models            {"default", "filters", "models": [{"name", "scheme", "points"}]}
+    POST /api/landmarks[?model=NAME]  multipart field "image" -> {"width", "height", "faces", ...}
+    POST /api/filter?filters=a,b[&model=NAME&format=jpeg|png&quality=N&min_confidence=C&unsure=
+                                skip|fade&min_face_score=S]  multipart "image" -> the image
+    GET  /favicon.ico           the page's icon
     GET  /api/health            {"status": "ok", "model", "scheme"}
     GET  /docs, /redoc          the API's description (Swagger UI, ReDoc: local files, no CDN)
     GET  /openapi.json
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -109,6 +112,7 @@ def create_app(
         landmarker.detect(np.zeros((64, 64, 3), np.uint8))
     list_filters()  # import the filters now, not in the first request
     pool = _WorkPool(cfg)
+    pick = _ModelPicker(landmarker)
 
     from contextlib import asynccontextmanager
 
@@ -165,6 +169,11 @@ def create_app(
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR, html=False), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return FileResponse(STATIC_DIR / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+
     _add_docs(app)
 
     # --- API -------------------------------------------------------------------------------------
@@ -181,24 +190,38 @@ def create_app(
         names = list_filters()
         return {"filters": [{"name": n, "description": get_filter(n).description} for n in names]}
 
+    @app.get("/api/models", tags=["info"])
+    async def models() -> dict:
+        """The landmark models `?model=` can name (shipped ones; 5, 68 or 98 points), the
+        server's default, and the one filters use unless told."""
+        return pick.describe()
+
     @app.post("/api/landmarks", tags=["landmarks"])
     async def landmarks(
         image: _Upload,
+        model: Annotated[
+            str | None, Query(description="a model of /api/models (default: the server's)")
+        ] = None,
     ) -> dict:
         """Faces and their landmarks: box, score, points in image pixels, each point's
-        confidence in [0, 1] and the face's landmark score (their mean), scheme."""
+        confidence in [0, 1] and the face's landmark score (their mean), scheme; each face's
+        `face_score` (0-1: is it a face; filters go on faces reaching `min_face_score`)."""
+        pick.check(model)
         data = await _read_upload(image, cfg)
         started = time.perf_counter()
 
         def work():
             rgb = _decode(data, cfg)
-            return rgb.shape, _detect(landmarker, rgb, cfg)
+            return rgb.shape, _detect(pick(model), rgb, cfg)
 
         shape, faces = await pool.run(work)
+        from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, face_score
+
         return {
             "width": int(shape[1]),
             "height": int(shape[0]),
-            "faces": [f.to_dict() for f in faces],
+            "faces": [{**f.to_dict(), "face_score": round(face_score(f), 4)} for f in faces],
+            "min_face_score": DEFAULT_MIN_FACE_SCORE,
             "ms": round((time.perf_counter() - started) * 1e3, 1),
         }
 
@@ -228,6 +251,14 @@ def create_app(
             str,
             Query(pattern="^(skip|fade)$", description="skip, or fade overlays on unsure faces"),
         ] = "skip",
+        model: Annotated[
+            str | None,
+            Query(description="a model of /api/models (default: the filters' dense model)"),
+        ] = None,
+        min_face_score: Annotated[
+            float | None,
+            Query(ge=0, le=1, description="filters only on faces whose face score reaches this"),
+        ] = None,
     ):
         """The photo with the filters drawn on every face (headers X-Faces: faces found,
         X-Process-Ms: time in work)."""
@@ -235,6 +266,11 @@ def create_app(
             names = parse_filter_names(filters)
         except ConfigError as e:
             return JSONResponse({"error": str(e)}, 400)
+        from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, filterable
+
+        chosen = pick.for_filters() if model is None else model
+        pick.check(chosen)
+        gate = DEFAULT_MIN_FACE_SCORE if min_face_score is None else float(min_face_score)
         data = await _read_upload(image, cfg)
         started = time.perf_counter()
         png = format == "png"
@@ -242,8 +278,8 @@ def create_app(
 
         def work():
             rgb = _decode(data, cfg)
-            faces = _detect(landmarker, rgb, cfg)
-            drawn = apply_filters(rgb, faces, names, min_confidence, unsure)
+            faces = filterable(_detect(pick(chosen), rgb, cfg), gate)
+            drawn = apply_filters(rgb, faces, names, min_confidence, unsure, None)
             return _encode(drawn, png, q), len(faces)
 
         body, n_faces = await pool.run(work)
@@ -259,6 +295,80 @@ def create_app(
         )
 
     return app
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+class _ModelPicker:
+    """The landmarker for a request's `?model=`: the app's own, or a shipped model loaded at its
+    first use (sharing the app's detector) and kept. An unknown name is a 422. Filters use the
+    dense `FILTER_MODEL` when it ships, unless the app was given a landmarker of its own."""
+
+    def __init__(self, landmarker: Any):
+        import threading
+
+        self.default = landmarker
+        self.loaded: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def describe(self) -> dict:
+        return {
+            "default": getattr(self.default, "name", None),
+            "filters": self.for_filters(),
+            "models": [
+                {"name": n, "scheme": s.name, "points": s.num_points}
+                for n, s in self.shipped().items()
+            ],
+        }
+
+    def for_filters(self) -> str | None:
+        from ..filters.base import FILTER_MODEL
+
+        own = getattr(self.default, "name", None)
+        is_built = type(self.default).__name__ == "FaceLandmarker"
+        if is_built and FILTER_MODEL in self.shipped() and own != FILTER_MODEL:
+            return FILTER_MODEL
+        return None  # the app's own landmarker
+
+    def check(self, name: str | None) -> None:
+        if name is None or name == getattr(self.default, "name", None):
+            return
+        if name not in self.shipped():
+            known = ", ".join(self.shipped()) or "none"
+            raise HTTPException(422, f"unknown model {name!r}; this server has: {known}")
+
+    def __call__(self, name: str | None) -> Any:
+        if name is None or name == getattr(self.default, "name", None):
+            return self.default
+        with self.lock:
+            if name not in self.loaded:
+                from ..inference.landmarker import FaceLandmarker
+
+                detector = getattr(self.default, "detector", None)
+                self.loaded[name] = FaceLandmarker(model=name, detector=detector, threads=1)
+            return self.loaded[name]
+
+    @staticmethod
+    def shipped() -> dict:
+        return _shipped_models()
+
+
+@functools.cache
+def _shipped_models() -> dict:
+    """{name: scheme} of the shipped landmark models, read from their files' metadata."""
+    from ..models.pretrained import WEIGHTS_DIR, list_pretrained
+    from ..models.weights import read_metadata
+    from ..schemes import get_scheme
+
+    out = {}
+    for name in list_pretrained():
+        meta = read_metadata(WEIGHTS_DIR / f"{name}.safetensors")
+        try:
+            out[name] = get_scheme(meta.get("scheme") or "cuhk5")
+        except ConfigError:
+            continue
+    return out
 
 
 # --- limits ----------------------------------------------------------------------------------------
@@ -423,19 +533,19 @@ class _Guard:
         return self._uploads
 
     async def _read(self, receive) -> bytes | None:
-        chunks, size = [], 0
+        # one growing buffer (large blocks come straight from the system and go back to it),
+        # not a list of small chunks that would fragment the heap for good
+        body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
                 return None
-            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks)
+        return bytes(body)
 
     async def _drain(self, receive) -> None:
         """Read and drop what is left of a refused body (up to a cap, briefly): closing a socket
@@ -501,8 +611,14 @@ def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
 
 
 def _trim_memory() -> None:
-    """Give freed heap back to the system (glibc keeps it otherwise, so a burst of large
-    uploads would leave the server's resident size high for good)."""
+    """Free what a large request left behind and give the heap back to the system: its body
+    can stay reachable from an error's traceback cycle until the next full collection, and
+    glibc keeps freed heap otherwise, so a burst of large uploads would leave the server's
+    resident size high for good. (`serve` freezes the objects made at start-up, so this
+    collection only scans what came after: about a millisecond.)"""
+    import gc
+
+    gc.collect()
     global _LIBC
     if _LIBC is None:
         import ctypes

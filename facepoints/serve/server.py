@@ -75,7 +75,26 @@ def serve(
         server_header=False,
         h11_max_incomplete_event_size=16 * 1024,  # headers larger than this: 400
     )
+    _big_blocks_from_the_system()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the model and libraries: later collections (after large uploads) skip them
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _big_blocks_from_the_system(threshold: int = 1 << 20) -> None:
+    """glibc: serve blocks over `threshold` bytes (upload bodies, decoded images) by mmap, so a
+    freed one goes back to the system at once instead of staying in a fragmented heap (glibc
+    otherwise raises this threshold to 32 MB after the first large free)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, int(threshold))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc: its allocator has its own policy
 
 
 def _h11_protocol():
