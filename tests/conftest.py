@@ -31,3 +31,11 @@ def _private_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "fp-cache"
     monkeypatch.setenv("FACEPOINTS_CACHE", str(cache))
     yield
+
+
+@pytest.fixture(scope="session")
+def w300_root() -> Path:
+    root = SHARED / "300w"
+    if not (root / "helen" / "testset").is_dir():
+        pytest.skip(f"300-W data not found at {root}")
+    return root

@@ -1,0 +1,137 @@
+"""Training on several datasets at once, each in its own scheme (facepoints.data.mixture)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facepoints.data import read_dataset
+from facepoints.data.dataset import LandmarkDataset
+from facepoints.data.mixture import MixedDataset, epoch_order, lift_index, parse_mix
+from facepoints.errors import ConfigError
+from facepoints.schemes import CUHK5, IBUG68, WFLW98, project
+from facepoints.training import train
+from facepoints.training.config import TrainConfig
+
+
+def test_lift_index_is_the_projection_for_every_dense_scheme():
+    pts = np.random.default_rng(0).normal(size=(98, 2)).astype(np.float32)
+    for src in (IBUG68, CUHK5):
+        np.testing.assert_array_equal(pts[lift_index(src, WFLW98)], project(pts, WFLW98, src))
+    np.testing.assert_array_equal(lift_index(IBUG68, IBUG68), np.arange(68))
+    with pytest.raises(ConfigError, match="averages points"):
+        lift_index(CUHK5, IBUG68)  # 68 -> 5 averages the eye contours: not a selection
+    with pytest.raises(ConfigError, match="no projection"):
+        lift_index(WFLW98, IBUG68)
+
+
+def test_epoch_order_follows_weights_and_cycles_without_repeats():
+    sizes, weights = [50, 1000, 10], [0.5, 0.3, 0.2]
+    a = epoch_order(sizes, weights, 400, seed=3, epoch=0)
+    assert torch.equal(a, epoch_order(sizes, weights, 400, seed=3, epoch=0))
+    assert not torch.equal(a, epoch_order(sizes, weights, 400, seed=3, epoch=1))
+    part = np.searchsorted([0, 50, 1050], a.numpy(), side="right") - 1
+    np.testing.assert_array_equal(np.bincount(part, minlength=3), [200, 120, 80])
+    # the small part is drawn in full cycles: 4 epochs of 200 from 50 faces = 16 full cycles
+    drawn = torch.cat([epoch_order(sizes, weights, 400, 3, e) for e in range(4)]).numpy()
+    small = np.bincount(drawn[drawn < 50], minlength=50)
+    assert (small == 16).all()
+    big = drawn[(drawn >= 50) & (drawn < 1050)]
+    assert len(np.unique(big)) == len(big)  # 480 of 1000: none twice before a cycle ends
+
+
+def test_parse_mix_errors():
+    assert parse_mix({"cuhk5": {}})[0].dataset == "cuhk5"
+    for bad, fault in [
+        ({"a": 3}, "must be a dict"),
+        ({"a": {"weight": 0}}, "weight must be a positive"),
+        ({"a": {"wieght": 1}}, "unknown setting 'wieght'"),
+    ]:
+        with pytest.raises(ConfigError, match=fault):
+            TrainConfig(mix=bad)
+
+
+def test_masked_loss_counts_only_labelled_points():
+    from facepoints.models import create_model
+    from facepoints.training.losses import get_loss
+
+    model = create_model("resnet", num_points=98, input_size=64, head="heatmap", width=8)
+    x = torch.randn(2, 3, 64, 64)
+    out = model.forward_train(x)
+    target = torch.rand(2, 98, 2)
+    full, _ = model.compute_loss(out, target, get_loss("wing"))
+    ones, _ = model.compute_loss(out, target, get_loss("wing"), mask=torch.ones(2, 98))
+    assert torch.allclose(full, ones, rtol=1e-5)
+    mask = torch.zeros(2, 98, dtype=torch.bool)
+    mask[:, :5] = True
+    moved = target.clone()
+    moved[:, 5:] = 1 - moved[:, 5:]  # unlabelled points: their targets must not matter
+    a, _ = model.compute_loss(out, target, get_loss("wing"), mask=mask)
+    b, _ = model.compute_loss(out, moved, get_loss("wing"), mask=mask)
+    assert torch.allclose(a, b) and not torch.allclose(a, full)
+
+
+def test_mixed_items_lift_points_and_mask(cuhk_root, w300_root):
+    parts = [
+        LandmarkDataset(read_dataset("cuhk5", "test", cuhk_root).subset(slice(0, 4)), 64,
+                        progress=False, cache=False),
+        LandmarkDataset(read_dataset("300w", "test", w300_root).subset(slice(0, 3)), 64,
+                        progress=False, cache=False),
+    ]  # fmt: skip
+    mixed = MixedDataset(parts, WFLW98)
+    assert len(mixed) == 7 and mixed.locate(5) == (1, 1)
+    item = mixed[5]
+    assert item["points"].shape == (98, 2) and int(item["mask"].sum()) == 68
+    own = parts[1][1]["points"]
+    assert torch.equal(item["points"][lift_index(IBUG68, WFLW98)], own)
+    assert int(mixed[0]["mask"].sum()) == 5 and item["part"] == 1
+    assert item["norm"] == pytest.approx(float(IBUG68.norm_distance(own.numpy())))
+
+
+def test_98_point_model_from_68_point_weights_keeps_their_points(cuhk_root):
+    """A 98-point model initialised from dense68 predicts dense68's points at the 68 points that
+    project onto them (the head's channels are re-indexed, the backbone copied)."""
+    from facepoints.models.pretrained import resolve_model
+    from facepoints.training.distributed import DistInfo
+    from facepoints.training.loop import _build_model
+
+    src = resolve_model("dense68")
+    cfg = TrainConfig(
+        model="resnet", model_kwargs=src.metadata["train_config"]["model_kwargs"],
+        input_size=src.model.input_size, init="dense68", scheme="wflw98", dataset="cuhk5",
+        data_root=str(cuhk_root),
+    )  # fmt: skip
+    model = _build_model(cfg, WFLW98, None, torch.device("cpu"), DistInfo()).eval()
+    x = torch.randn(3, 3, src.model.input_size, src.model.input_size)
+    with torch.no_grad():
+        ours = model(x)[:, torch.as_tensor(lift_index(IBUG68, WFLW98))]
+        theirs = src.model.eval()(x)
+    torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.slow
+def test_mixed_run_trains_validates_each_dataset_and_resumes_exactly(
+    tmp_path, cuhk_root, w300_root
+):
+    mix = {
+        "cuhk5": {"data_root": str(cuhk_root), "weight": 1.0},
+        "300w": {"data_root": str(w300_root), "split": "test", "weight": 3.0},
+    }
+    common = dict(
+        mix=mix, epoch_size=48, max_faces=40, model="resnet", input_size=48, epochs=2,
+        batch_size=16, model_kwargs={"width": 8, "head": "heatmap"}, threads=1, workers=0,
+        val_fraction=0.2, augment_kind="wild", scheme="wflw98",
+    )  # fmt: skip
+    whole = train(TrainConfig(**common, out=str(tmp_path / "a")), progress=False)
+    assert whole["finished"] and whole["global_step"] == 6
+    parts = (tmp_path / "a" / "val_parts.csv").read_text().splitlines()
+    assert parts[0] == "epoch,dataset,nme,fr" and len(parts) == 1 + 2 * 2
+    half = train(TrainConfig(**common, out=str(tmp_path / "b"), stop_after_steps=4), progress=False)
+    assert half["stopped"] == "step limit"
+    done = train(TrainConfig(**common, out=str(tmp_path / "b"), resume=True), progress=False)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+    assert done["val_nme"] == pytest.approx(whole["val_nme"])
