@@ -1,37 +1,62 @@
-// The face-filter page: a photo (uploaded) or webcam frames go to POST /api/filter with the chosen
-// filters; the returned image is shown, and can be downloaded. One request in flight at a time.
+// The facepoints page. Two views of a photo or the webcam:
+// - Filters: the picture goes to POST /api/filter with the chosen filters (the server's dense model
+//   unless told); the returned image is shown and can be downloaded.
+// - Landmarks: POST /api/landmarks with the chosen model (5, 68 or 98 points); the points are drawn
+//   here over the photo, coloured by how sure the model is of each.
+// A failed request clears the old picture; a picture without faces says what to try.
 "use strict";
 
 const MAX_SIDE_PHOTO = 1600; // larger photos are scaled down here before upload
 const MAX_SIDE_CAMERA = 640; // webcam frames are sent at most this wide
 const CAMERA_QUALITY = 0.8;
 const IN_FLIGHT = 2; // webcam frames on their way or in work at once
+const SURE = 0.5; // points below this confidence are drawn as rings
+const NO_FACE_HINT =
+  "No face found. Try a photo where the face is larger (at least about 40 pixels across), " +
+  "turned towards the camera, evenly lit and not covered by hands or hair.";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
   file: $("file"), camera: $("camera"), download: $("download"), filters: $("filters"),
-  status: $("status"), result: $("result"), placeholder: $("placeholder"), fps: $("fps"),
-  video: $("video"),
+  models: $("models"), status: $("status"), hint: $("hint"), result: $("result"),
+  marks: $("marks"), placeholder: $("placeholder"), fps: $("fps"), video: $("video"),
+  faces: $("faces"), legend: $("legend"), live: $("live"), inBrowser: $("in-browser"),
 };
 
 const state = {
   photo: null,        // Blob of the current photo, ready to upload
+  bitmap: null,       // ImageBitmap of the current photo (the landmarks view draws on it)
   stream: null,       // MediaStream while the webcam runs
   busy: false,        // a photo request is in flight
-  again: false,       // filters changed while busy: send the photo again when done
+  again: false,       // choices changed while busy: send the photo again when done
   shown: null,        // object URL of the image on screen
   times: [],          // arrival times of recent webcam frames, for the fps counter
   frames: 0,
   newest: 0,          // capture time of the webcam frame on screen
+  filterModel: null,  // the model /api/filter uses by default (from /api/models)
 };
+
+function view() {
+  return document.querySelector("input[name=view]:checked").value;
+}
 
 function setStatus(text, error = false) {
   ui.status.textContent = text;
   ui.status.classList.toggle("error", error);
 }
 
+function setHint(text) {
+  ui.hint.textContent = text || "";
+  ui.hint.hidden = !text;
+}
+
 function chosenFilters() {
   return [...ui.filters.querySelectorAll("input:checked")].map((i) => i.value);
+}
+
+function chosenModel() {
+  const r = ui.models.querySelector("input:checked");
+  return r ? r.value : null;
 }
 
 async function loadFilters() {
@@ -48,9 +73,12 @@ async function loadFilters() {
       box.value = f.name;
       box.name = "filter";
       box.checked = f.name === "sunglasses";
-      box.addEventListener("change", onFiltersChanged);
+      box.addEventListener("change", onChoiceChanged);
       const text = document.createElement("span");
       text.textContent = f.name.replace("_", " ");
+      const about = document.createElement("small");
+      about.textContent = f.description;
+      text.append(about);
       label.append(box, text);
       ui.filters.append(label);
     }
@@ -59,7 +87,58 @@ async function loadFilters() {
   }
 }
 
-function onFiltersChanged() {
+async function loadModels() {
+  try {
+    const r = await fetch("/api/models");
+    const info = await r.json();
+    state.filterModel = info.filters;
+    ui.models.querySelectorAll(".muted").forEach((n) => n.remove());
+    const byPoints = new Map();
+    for (const m of info.models) {
+      if (!byPoints.has(m.points) || m.name === info.default) byPoints.set(m.points, m);
+    }
+    const preferred = info.filters || info.default;
+    let checked = false;
+    for (const points of [5, 68, 98]) {
+      const m = byPoints.get(points);
+      const label = document.createElement("label");
+      const radio = document.createElement("input");
+      radio.type = "radio";
+      radio.name = "model";
+      radio.dataset.points = String(points);
+      if (m) {
+        radio.value = m.name;
+        radio.checked = m.name === preferred;
+        checked = checked || radio.checked;
+        radio.addEventListener("change", onChoiceChanged);
+        label.append(radio, ` ${points} points (${m.name})`);
+      } else {
+        radio.disabled = true;
+        label.className = "unavailable";
+        label.append(radio, ` ${points} points (no model of this kind here)`);
+      }
+      ui.models.append(label);
+    }
+    if (!checked) {
+      const first = ui.models.querySelector("input:not([disabled])");
+      if (first) first.checked = true;
+    }
+  } catch (e) {
+    setStatus("Could not load the model list: " + e.message, true);
+  }
+}
+
+function onViewChanged() {
+  const marks = view() === "landmarks";
+  ui.filters.hidden = marks;
+  ui.models.hidden = !marks;
+  ui.legend.hidden = !marks;
+  if (marks && state.stream) stopCamera();
+  ui.camera.disabled = marks;
+  if (state.photo) sendPhoto();
+}
+
+function onChoiceChanged() {
   if (state.stream) return; // the webcam loop reads the choice on every frame
   if (state.photo) sendPhoto();
 }
@@ -76,10 +155,45 @@ async function errorText(response) {
 async function filterRequest(blob, name) {
   const form = new FormData();
   form.append("image", blob, name);
-  const q = encodeURIComponent(chosenFilters().join(","));
-  const r = await fetch(`/api/filter?filters=${q}&format=jpeg`, { method: "POST", body: form });
+  const q = new URLSearchParams({ filters: chosenFilters().join(","), format: "jpeg" });
+  const r = await fetch(`/api/filter?${q}`, { method: "POST", body: form });
   if (!r.ok) throw new Error(await errorText(r));
-  return { image: await r.blob(), faces: r.headers.get("X-Faces"), ms: r.headers.get("X-Process-Ms") };
+  return {
+    image: await r.blob(), faces: Number(r.headers.get("X-Faces")), ms: r.headers.get("X-Process-Ms"),
+  };
+}
+
+async function landmarksRequest(blob, name) {
+  const form = new FormData();
+  form.append("image", blob, name);
+  const model = chosenModel();
+  const q = model ? `?${new URLSearchParams({ model })}` : "";
+  const r = await fetch(`/api/landmarks${q}`, { method: "POST", body: form });
+  if (!r.ok) throw new Error(await errorText(r));
+  return await r.json();
+}
+
+function clearPicture(message = "") {
+  // an error or a new choice: the old picture must not stay beside the message
+  if (state.shown) URL.revokeObjectURL(state.shown);
+  state.shown = null;
+  ui.result.removeAttribute("src");
+  ui.result.hidden = true;
+  ui.marks.hidden = true;
+  ui.faces.hidden = true;
+  ui.placeholder.hidden = false;
+  ui.placeholder.textContent = message || "Your picture appears here.";
+  ui.placeholder.classList.toggle("error", Boolean(message));
+  ui.download.removeAttribute("href");
+  ui.download.setAttribute("aria-disabled", "true");
+}
+
+function showError(message) {
+  clearPicture(message);
+  setHint("");
+  ui.result.dataset.state = "error";
+  ui.marks.dataset.state = "error";
+  setStatus(message, true);
 }
 
 function show(imageBlob) {
@@ -89,6 +203,7 @@ function show(imageBlob) {
   ui.result.src = url;
   state.shown = url;
   ui.result.hidden = false;
+  ui.marks.hidden = true;
   ui.placeholder.hidden = true;
   ui.download.href = url;
   ui.download.setAttribute("aria-disabled", "false");
@@ -99,6 +214,84 @@ function show(imageBlob) {
   ui.result.dataset.state = "done";
 }
 
+// --- landmarks view ------------------------------------------------------------------------------
+
+function confidenceColor(c) {
+  // red (unsure) through amber to green (sure)
+  const t = Math.max(0, Math.min(1, c));
+  const r = Math.round(229 + (24 - 229) * t), g = Math.round(72 + (168 - 72) * t);
+  const b = Math.round(77 + (74 - 77) * t);
+  return `rgb(${r},${g},${b})`;
+}
+
+function drawLandmarks(bitmap, result) {
+  const c = ui.marks;
+  c.width = bitmap.width;
+  c.height = bitmap.height;
+  const ctx = c.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const side = Math.max(bitmap.width, bitmap.height);
+  let points = 0;
+  for (const f of result.faces) {
+    const [x1, y1, x2, y2] = f.box;
+    const r = Math.max(1.5, Math.min(x2 - x1, y2 - y1) / 60);
+    ctx.lineWidth = Math.max(1, side / 500);
+    ctx.strokeStyle = f.face_score >= result.min_face_score ? "#1f6feb" : "#9a9a9a";
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    f.landmarks.forEach(([x, y], i) => {
+      if (x === null || y === null) return;
+      const conf = f.confidence ? f.confidence[i] : 1;
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      if (conf >= SURE) {
+        ctx.fillStyle = confidenceColor(conf);
+        ctx.fill();
+      } else {
+        ctx.strokeStyle = confidenceColor(conf);
+        ctx.lineWidth = Math.max(1, r / 2);
+        ctx.stroke();
+      }
+      points += 1;
+    });
+  }
+  c.hidden = false;
+  ui.result.hidden = true;
+  ui.placeholder.hidden = true;
+  c.dataset.faces = String(result.faces.length);
+  c.dataset.points = String(points);
+  c.dataset.state = "done";
+  state.frames += 1;
+  ui.result.dataset.frames = String(state.frames);
+  c.toBlob((blob) => {
+    if (!blob || c.dataset.state !== "done") return;
+    if (state.shown) URL.revokeObjectURL(state.shown);
+    state.shown = URL.createObjectURL(blob);
+    ui.download.href = state.shown;
+    ui.download.download = `facepoints-landmarks-${chosenModel() || "default"}.png`;
+    ui.download.setAttribute("aria-disabled", "false");
+  }, "image/png");
+}
+
+function listFaces(result) {
+  const body = ui.faces.querySelector("tbody");
+  body.replaceChildren();
+  result.faces.forEach((f, i) => {
+    const tr = document.createElement("tr");
+    const cells = [
+      String(i + 1), String(f.landmarks.length),
+      f.landmark_score === null ? "–" : f.landmark_score.toFixed(2),
+      f.face_score.toFixed(2) + (f.face_score >= result.min_face_score ? "" : " (no filter)"),
+    ];
+    for (const text of cells) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    body.append(tr);
+  });
+  ui.faces.hidden = result.faces.length === 0;
+}
+
 // --- photo ------------------------------------------------------------------------------------
 
 async function preparePhoto(file) {
@@ -106,8 +299,7 @@ async function preparePhoto(file) {
   const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
   const side = Math.max(bitmap.width, bitmap.height);
   if (side <= MAX_SIDE_PHOTO && file.size <= 8 * 1024 * 1024 && /jpe?g|png|webp/.test(file.type)) {
-    bitmap.close();
-    return file;
+    return { blob: file, bitmap };
   }
   const s = Math.min(1, MAX_SIDE_PHOTO / side);
   const canvas = document.createElement("canvas");
@@ -115,24 +307,37 @@ async function preparePhoto(file) {
   canvas.height = Math.round(bitmap.height * s);
   canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   bitmap.close();
-  return await new Promise((ok) => canvas.toBlob(ok, "image/jpeg", 0.92));
+  const blob = await new Promise((ok) => canvas.toBlob(ok, "image/jpeg", 0.92));
+  return { blob, bitmap: await createImageBitmap(blob) };
 }
 
 async function sendPhoto() {
   if (state.busy) { state.again = true; return; }
   state.busy = true;
   ui.result.dataset.state = "busy";
+  ui.marks.dataset.state = "busy";
   setStatus("Working…");
   try {
     const t0 = performance.now();
-    const r = await filterRequest(state.photo, "photo.jpg");
-    show(r.image);
-    const faces = Number(r.faces);
+    let faces, ms;
+    if (view() === "landmarks") {
+      const r = await landmarksRequest(state.photo, "photo.jpg");
+      drawLandmarks(state.bitmap, r);
+      listFaces(r);
+      faces = r.faces.length;
+      ms = Math.round(r.ms);
+    } else {
+      const r = await filterRequest(state.photo, "photo.jpg");
+      show(r.image);
+      ui.faces.hidden = true;
+      faces = r.faces;
+      ms = r.ms;
+    }
     const total = Math.round(performance.now() - t0);
-    setStatus(`${faces} face${faces === 1 ? "" : "s"} · ${r.ms} ms on the server, ${total} ms in all`);
+    setStatus(`${faces} face${faces === 1 ? "" : "s"} · ${ms} ms on the server, ${total} ms in all`);
+    setHint(faces === 0 ? NO_FACE_HINT : "");
   } catch (e) {
-    ui.result.dataset.state = "error";
-    setStatus(e.message, true);
+    showError(e.message);
   } finally {
     state.busy = false;
     if (state.again) { state.again = false; sendPhoto(); }
@@ -144,9 +349,13 @@ ui.file.addEventListener("change", async () => {
   if (!file) return;
   stopCamera();
   try {
-    state.photo = await preparePhoto(file);
+    const p = await preparePhoto(file);
+    if (state.bitmap) state.bitmap.close();
+    state.photo = p.blob;
+    state.bitmap = p.bitmap;
   } catch {
-    setStatus("That file could not be read as an image.", true);
+    state.photo = null;
+    showError("That file could not be read as an image.");
     return;
   }
   ui.result.classList.remove("mirrored");
@@ -175,14 +384,18 @@ async function startCamera() {
   ui.camera.classList.add("on");
   ui.result.classList.add("mirrored");
   ui.fps.hidden = false;
+  setHint("");
   state.times = [];
   state.newest = 0;
   setStatus("Webcam on: pick filters, they apply live.");
+  const live = window.facepointsLive;
+  if (live && ui.inBrowser.checked && (await live.start(ui.video, liveHooks))) return;
   for (let i = 0; i < IN_FLIGHT; i++) cameraLoop(i);
 }
 
 function stopCamera() {
   if (!state.stream) return;
+  if (window.facepointsLive) window.facepointsLive.stop();
   state.stream.getTracks().forEach((t) => t.stop());
   state.stream = null;
   ui.video.srcObject = null;
@@ -190,6 +403,21 @@ function stopCamera() {
   ui.camera.classList.remove("on");
   ui.fps.hidden = true;
 }
+
+// what the in-browser engine (live.js, when present) needs from the page
+const liveHooks = {
+  filters: chosenFilters,
+  running: () => Boolean(state.stream),
+  show: (blob, faces, where) => {
+    show(blob);
+    tick();
+    setStatus(`Webcam on · ${faces} face${faces === 1 ? "" : "s"} · ${where}`);
+  },
+  fail: (message) => {
+    setStatus(`${message}; frames go to the server instead`, true);
+    for (let i = 0; i < IN_FLIGHT; i++) cameraLoop(i);
+  },
+};
 
 async function cameraLoop(worker) {
   // IN_FLIGHT of these run at once, so the server works on one frame while the next travels;
@@ -213,7 +441,7 @@ async function cameraLoop(worker) {
       state.newest = taken;
       show(r.image);
       tick();
-      setStatus(`Webcam on · ${r.faces} face${r.faces === "1" ? "" : "s"} · ${r.ms} ms on the server`);
+      setStatus(`Webcam on · ${r.faces} face${r.faces === 1 ? "" : "s"} · ${r.ms} ms on the server`);
     } catch (e) {
       setStatus(e.message, true);
       await new Promise((ok) => setTimeout(ok, 500)); // busy or failing: back off a little
@@ -233,5 +461,7 @@ function tick() {
 }
 
 ui.camera.addEventListener("click", () => (state.stream ? stopCamera() : startCamera()));
+document.querySelectorAll("input[name=view]").forEach((r) => r.addEventListener("change", onViewChanged));
 
 loadFilters();
+loadModels();
