@@ -4,7 +4,8 @@ MediaPipe Face Mesh (mediapipe 0.10.14, the `peers` extra) gives each face's 478
 (x, y in the crop's pixels, z a depth on the same scale). On the 300-W *training* faces (never the
 test faces), the vertex that stands for each iBUG-68 point (`mesh_map` in
 facepoints/peers/teachers.json) is taken, the faces are brought together by generalised Procrustes
-(rotation, scale, translation in 3D), and their mean is written in millimetres, in the camera's
+(rotation, scale, translation in 3D), and their mean, made symmetric (averaged with its
+mirror image), is written in millimetres, in the camera's
 axes of a frontal face (x to the image's right, y down, z away from the camera), with the eye
 centres 63 mm apart and their midpoint at the origin.
 
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         aligned = np.stack([procrustes_3d(s, mean) for s in shapes])
         mean = aligned.mean(0)
     face = frontal_frame(mean)
+    # a mean face is left-right symmetric: average it with its mirror image
+    from facepoints.schemes import IBUG68
+
+    mirror = face[list(IBUG68.flip)] * [-1.0, 1.0, 1.0]
+    face = (face + mirror) / 2
     spread = np.linalg.norm(aligned - mean, axis=-1).mean() / np.linalg.norm(face[36] - face[45])
     doc = {
         "about": "mean 3D face of the 68 iBUG points, mm, x right, y down, z away from the camera; "

@@ -85,6 +85,7 @@ class BlinkDetector:
         self._recent.clear()
         self._run: list[tuple[int, float]] = []  # (frame, openness over baseline) while closed
         self._open: list[tuple[int, float]] = []  # open frames since, until `reopen_frames`
+        self._seen_open = False  # a blink starts from open eyes
 
     @property
     def baseline(self) -> float:
@@ -98,7 +99,7 @@ class BlinkDetector:
         a blink); returns the blink that ended on this frame, if any."""
         v = float(openness)
         if not math.isfinite(v):
-            self._run, self._open = [], []
+            self._run, self._open, self._seen_open = [], [], False
             return None
         if len(self._recent) < self.warmup:
             self._recent.append(v)  # no baseline yet: nothing counts as closed
@@ -109,11 +110,14 @@ class BlinkDetector:
         closed_now = v < self.threshold * base
         reopen = self.threshold + _REOPEN * (1.0 - self.threshold)
         still_closed = bool(self._run) and v < reopen * base
+        if (closed_now or still_closed) and not self._seen_open:
+            return None  # a closure whose start was not seen (a new or a lost face)
         if closed_now or still_closed:
             self._run.extend(self._open)  # a one-frame reopening inside a closure is noise
             self._open = []
             self._run.append((int(frame), v / base))
             return None
+        self._seen_open = True
         if not self._run:
             return None
         self._open.append((int(frame), v / base))

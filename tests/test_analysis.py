@@ -1,0 +1,237 @@
+"""facepoints.analysis on real faces: aligned chips, head pose, openness, blinks, smile, describe."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from facepoints.analysis import (
+    TEMPLATES,
+    BlinkDetector,
+    chip_matrix,
+    chips,
+    describe,
+    eye_openness,
+    face3d,
+    find_blinks,
+    head_pose,
+    mouth_openness,
+    openness,
+    smile_scores,
+)
+from facepoints.errors import ConfigError
+from facepoints.geometry import apply
+from facepoints.inference.landmarker import Face
+from facepoints.io import load_image
+from facepoints.schemes import get_scheme, project
+
+
+@pytest.fixture(scope="module")
+def cuhk_test(cuhk_root):
+    from facepoints.data import read_dataset
+
+    return read_dataset("cuhk5", "test", cuhk_root)
+
+
+@pytest.fixture(scope="module")
+def wflw(wflw_root):
+    from facepoints.data import read_dataset
+
+    return read_dataset("wflw", "test", wflw_root)
+
+
+# --- aligned chips -------------------------------------------------------------------------------
+
+
+def test_chip_puts_human_points_on_the_template(cuhk_test):
+    target = TEMPLATES.get("arcface").target()
+    res = []
+    for p in cuhk_test.points[:200]:
+        res.append(np.linalg.norm(apply(chip_matrix(p, "cuhk5"), p) - target, axis=-1))
+    res = np.array(res)
+    # a similarity cannot fit 5 points exactly, but a face's points lie near the template's
+    assert np.median(res) < 3.0
+    assert res.max() < 20.0
+
+
+def test_chips_are_one_resampling_of_the_original(cuhk_test):
+    imgs = [load_image(cuhk_test.images[i]) for i in range(3)]
+    out = chips(imgs, cuhk_test.points[:3], "cuhk5")
+    assert out.shape == (3, 112, 112, 3) and out.dtype == np.uint8
+    m = chip_matrix(cuhk_test.points[1], "cuhk5")
+    direct = cv2.warpAffine(imgs[1], m, (112, 112), flags=cv2.INTER_LINEAR)
+    assert np.array_equal(out[1], direct)
+
+
+def test_chips_from_any_scheme_agree(wflw):
+    rgb = load_image(wflw.images[0])
+    p98 = wflw.points[0]
+    a = chip_matrix(p98, "wflw98")
+    b = chip_matrix(project(p98, "wflw98", "cuhk5"), "cuhk5")
+    assert np.allclose(a, b, atol=1e-4)
+    big = chips([rgb], [p98], "wflw98", template="face", size=200, padding=0.2)
+    assert big.shape == (1, 200, 200, 3)
+    # padding shrinks the face towards the centre
+    t0, t1 = TEMPLATES.get("face").target(200), TEMPLATES.get("face").target(200, 0.2)
+    assert np.linalg.norm(t1[1] - t1[0]) < np.linalg.norm(t0[1] - t0[0])
+
+
+def test_chip_options_are_checked():
+    with pytest.raises(ConfigError):
+        TEMPLATES.get("nope")
+    with pytest.raises(ConfigError):
+        TEMPLATES.get("arcface").target(4)
+    with pytest.raises(ConfigError):
+        chip_matrix(np.full((5, 2), np.nan), "cuhk5")
+
+
+# --- head pose -----------------------------------------------------------------------------------
+
+
+def _rotation(yaw, pitch, roll):
+    y, p, r = np.radians([yaw, pitch, roll])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+@pytest.mark.parametrize("angles", [(0, 0, 0), (35, 0, 0), (0, -20, 0), (0, 0, 25), (-30, 15, -10)])
+def test_pose_recovers_a_projected_face(angles):
+    model = face3d("ibug68")
+    camera = np.array([[640.0, 0, 319.5], [0, 640.0, 239.5], [0, 0, 1]])
+    rvec = cv2.Rodrigues(_rotation(*angles))[0]
+    pts = cv2.projectPoints(model, rvec, np.array([0.0, 0, 650]), camera, None)[0].reshape(-1, 2)
+    pts += np.random.default_rng(0).normal(0, 0.5, pts.shape)
+    hp = head_pose(pts, "ibug68", (640, 480))
+    assert np.allclose([hp.yaw, hp.pitch, hp.roll], angles, atol=1.5)
+    assert all(0 < s < 3 for s in hp.std)
+    # the 5 points give the same pose, coarser
+    hp5 = head_pose(project(pts, "ibug68", "cuhk5"), "cuhk5", (640, 480))
+    assert abs(hp5.yaw - angles[0]) < 6 and abs(hp5.roll - angles[2]) < 4
+
+
+def test_pose_of_a_mirrored_face_mirrors(wflw):
+    s = get_scheme("wflw98")
+    done = 0
+    for img, p in zip(wflw.images[:20], wflw.points[:20], strict=True):
+        w, h = load_image(img).shape[1::-1]
+        a = head_pose(p, s, (w, h))
+        b = head_pose(s.flip_points(p, w), s, (w, h))
+        assert abs(a.yaw + b.yaw) < 1.0 and abs(a.roll + b.roll) < 1.0
+        assert abs(a.pitch - b.pitch) < 1.0
+        done += 1
+    assert done == 20
+
+
+def test_roll_follows_the_eye_line(cuhk_test):
+    p = cuhk_test.points[:300]
+    eye = p[:, 1] - p[:, 0]
+    line = np.degrees(np.arctan2(eye[:, 1], eye[:, 0]))
+    roll = np.array([head_pose(q, "cuhk5").roll for q in p])
+    assert np.corrcoef(line, roll)[0, 1] > 0.9
+
+
+# --- openness and blinks -------------------------------------------------------------------------
+
+
+def test_openness_of_human_labels(wflw):
+    p98 = wflw.points
+    p68 = project(p98, "wflw98", "ibug68")
+    e98, e68 = eye_openness(p98, "wflw98"), eye_openness(p68, "ibug68")
+    assert e98.shape == (len(p98), 2)
+    # a typical open eye is about 1 in both schemes, and they measure the same thing
+    assert 0.7 < np.median(e98) < 1.3 and 0.7 < np.median(e68) < 1.3
+    assert np.corrcoef(e98.ravel(), e68.ravel())[0, 1] > 0.8
+    m98, m68 = mouth_openness(p98, "wflw98"), mouth_openness(p68, "ibug68")
+    # the same inner-lip points in both (the eyes' centres differ: pupils in 98, outlines in 68)
+    assert np.corrcoef(m98, m68)[0, 1] > 0.99
+
+
+def test_closed_eye_and_mouth_read_zero(wflw):
+    s = get_scheme("ibug68")
+    p = project(wflw.points[0], "wflw98", "ibug68").copy()
+    for name in ("eye_left", "eye_right", "mouth_inner"):
+        c = s.contours[name]
+        m = (len(c) - 2) // 2
+        for i in range(m):  # each upper point onto the lower point it faces
+            p[c[1 + i]] = p[c[len(c) - 1 - i]]
+    o = openness(p, s)
+    assert o.left_eye == pytest.approx(0, abs=1e-6) and o.right_eye == pytest.approx(0, abs=1e-6)
+    assert o.mouth == pytest.approx(0, abs=1e-6)
+    with pytest.raises(ConfigError):
+        openness(project(p, "ibug68", "cuhk5"), "cuhk5")
+
+
+def _series(dips, n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    v = 0.9 + rng.normal(0, 0.005, n)
+    for start, length in dips:
+        v[start : start + length] = 0.3
+    return v
+
+
+def test_blinks_are_short_closures():
+    v = _series([(30, 1), (60, 4), (100, 10), (140, 15)])
+    found = [(b.start, b.end, b.frames) for b in find_blinks(v)]
+    assert found == [(30, 30, 1), (60, 63, 4), (100, 109, 10)]  # 15 frames: not a blink
+    assert all(b.depth < 0.5 for b in find_blinks(v))
+
+
+def test_blinks_online_and_reset():
+    det = BlinkDetector(threshold=0.8)
+    v = _series([(40, 3)])
+    events = [det.update(x, i) for i, x in enumerate(v)]
+    ended = [i for i, e in enumerate(events) if e is not None]
+    assert ended == [44]  # reported once the eyes stayed open two frames
+    # a face lost in the middle of a closure gives no blink
+    v2 = _series([(40, 3)])
+    v2[41] = np.nan
+    assert find_blinks(v2, threshold=0.8) == []
+    with pytest.raises(ConfigError):
+        BlinkDetector(threshold=1.5)
+
+
+# --- smile and describe --------------------------------------------------------------------------
+
+
+def test_smile_score_separates_labelled_faces(cuhk_root):
+    from pathlib import Path
+
+    from facepoints.data import read_dataset
+
+    labels = {}
+    for line in (cuhk_root.parent / "lfw_smile" / "cuhk5_lfw_smile.txt").read_text().split("\n"):
+        if line.strip():
+            path, label = line.split()
+            labels[Path(path).name] = int(label)
+    test = read_dataset("cuhk5", "test", cuhk_root)
+    keep = [i for i, p in enumerate(test.images) if "lfw_5590" in str(p) and Path(p).name in labels]
+    y = np.array([labels[Path(test.images[i]).name] for i in keep])
+    prob = smile_scores(test.points[keep], "cuhk5")
+    assert prob.shape == (len(keep),) and np.all((prob >= 0) & (prob <= 1))
+    # the rank statistic (AUROC) of the score for the human labels
+    ranks = np.argsort(np.argsort(prob)) + 1
+    auc = (ranks[y == 1].sum() - (y == 1).sum() * ((y == 1).sum() + 1) / 2) / (
+        (y == 1).sum() * (y == 0).sum()
+    )
+    assert len(keep) > 300 and auc > 0.9
+
+
+def test_describe_by_scheme(wflw):
+    p98 = wflw.points[3]
+    box = wflw.boxes[3]
+    full = describe(Face(box=box, score=1.0, landmarks=p98, scheme=get_scheme("wflw98")))
+    assert set(full) == {"pose", "openness", "smile"}
+    assert set(full["pose"]) == {"yaw", "pitch", "roll", "std", "error"}
+    assert 0 <= full["smile"] <= 1 and full["openness"]["left_eye"] > 0
+    p5 = project(p98, "wflw98", "cuhk5")
+    five = describe(Face(box=box, score=1.0, landmarks=p5, scheme=get_scheme("cuhk5")))
+    assert five["openness"] is None and five["pose"] is not None and five["smile"] is not None
+    lost = describe(
+        Face(box=box, score=1.0, landmarks=np.full((98, 2), np.nan), scheme=get_scheme(98))
+    )
+    assert lost == {"pose": None, "openness": None, "smile": None}
