@@ -13,7 +13,17 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Scheme", "SCHEMES", "MEAN_FACES", "get_scheme", "project", "projection_matrix"]
+__all__ = [
+    "Scheme",
+    "SCHEMES",
+    "MEAN_FACES",
+    "get_scheme",
+    "composite_scheme",
+    "primary_scheme",
+    "mean_face",
+    "project",
+    "projection_matrix",
+]
 
 
 @dataclass(frozen=True)
@@ -302,17 +312,89 @@ _BY_COUNT = {s.num_points: s for s in SCHEMES.values()}
 
 
 def get_scheme(name_or_count: str | int | Scheme) -> Scheme:
-    """A scheme by name ("cuhk5", "ibug68", "wflw98") or by its number of points (5, 68, 98)."""
+    """A scheme by name ("cuhk5", "ibug68", "wflw98", or a composite "wflw98+ibug68+cuhk5") or by
+    its number of points (5, 68, 98)."""
     if isinstance(name_or_count, Scheme):
         return name_or_count
     try:
         if isinstance(name_or_count, int) or str(name_or_count).isdigit():
             return _BY_COUNT[int(name_or_count)]
-        return SCHEMES[str(name_or_count)]
+        name = str(name_or_count)
+        if "+" in name:
+            return composite_scheme(name.split("+"))
+        return SCHEMES[name]
     except KeyError:
         raise ConfigError(
-            f"unknown landmark scheme {name_or_count!r}; known: {', '.join(SCHEMES)}"
+            f"unknown landmark scheme {name_or_count!r}; known: {', '.join(SCHEMES)} "
+            f"(or several joined by +)"
         ) from None
+
+
+_COMPOSITES: dict[str, Scheme] = {}
+
+
+def composite_scheme(parts: list[str]) -> Scheme:
+    """One model's outputs in several markups: the points of each part scheme in turn (a block
+    per scheme), e.g. "wflw98+ibug68+cuhk5" (171 points). Each dataset can teach the block of its
+    own markup, so markups that disagree (300-W's jaw and WFLW's, CUHK's eye centres) never pull
+    one point two ways. It projects onto each part by taking that part's block, and onto any
+    scheme its first part projects to, through the first block. Names are "<part>:<name>"."""
+    key = "+".join(parts)
+    if key in _COMPOSITES:
+        return _COMPOSITES[key]
+    blocks = [SCHEMES[p] for p in parts]
+    if len({b.name for b in blocks}) != len(blocks) or len(blocks) < 2:
+        raise ConfigError(f"a composite scheme needs two or more different schemes, got {key!r}")
+    names, flip, groups, offsets = [], [], {}, {}
+    start = 0
+    for b in blocks:
+        offsets[b.name] = start
+        names += [f"{b.name}:{n}" for n in b.names]
+        flip += [start + i for i in b.flip]
+        for g, idx in b.groups.items():
+            groups.setdefault(g, ())
+            groups[g] = groups[g] + tuple(start + i for i in idx)
+        start += b.num_points
+    first = blocks[0]
+    projections = {
+        b.name: tuple((offsets[b.name] + i,) for i in range(b.num_points)) for b in blocks
+    }
+    for target, rows in first.projections.items():
+        projections.setdefault(target, tuple(tuple(i for i in row) for row in rows))
+    s = _check(
+        Scheme(
+            name=key,
+            names=tuple(names),
+            groups=groups,
+            flip=tuple(flip),
+            norm_pair=first.norm_pair,
+            projections=projections,
+            description=f"{start} points: the blocks of {', '.join(b.name for b in blocks)}",
+        )
+    )
+    _COMPOSITES[key] = s
+    return s
+
+
+def mean_face(scheme: Scheme | str) -> np.ndarray | None:
+    """(K, 2) mean positions of a scheme's points (see MEAN_FACES): stored, projected from the
+    98-point mean face, or for a composite its parts' in turn; None when unknown."""
+    s = get_scheme(scheme)
+    if s.name in MEAN_FACES:
+        return np.asarray(MEAN_FACES[s.name], dtype=np.float64)
+    if "+" in s.name:
+        parts = [mean_face(p) for p in s.name.split("+")]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+    if s.name in WFLW98.projections:
+        return project(np.asarray(MEAN_FACES["wflw98"]), WFLW98, s).astype(np.float64)
+    return None
+
+
+def primary_scheme(scheme: Scheme | str) -> Scheme:
+    """The scheme a model's points are shown in by default: a composite's first part, else the
+    scheme itself."""
+    s = get_scheme(scheme)
+    return get_scheme(s.name.split("+")[0])
 
 
 def projection_matrix(src: str | int | Scheme, dst: str | int | Scheme) -> np.ndarray:

@@ -8,9 +8,9 @@ import torch
 
 from facepoints.data import read_dataset
 from facepoints.data.dataset import LandmarkDataset
-from facepoints.data.mixture import MixedDataset, epoch_order, lift_index, parse_mix
+from facepoints.data.mixture import MixedDataset, epoch_order, lift_index, lift_pairs, parse_mix
 from facepoints.errors import ConfigError
-from facepoints.schemes import CUHK5, IBUG68, WFLW98, project
+from facepoints.schemes import CUHK5, IBUG68, WFLW98, get_scheme, primary_scheme, project
 from facepoints.training import train
 from facepoints.training.config import TrainConfig
 
@@ -102,12 +102,31 @@ def test_98_point_model_from_68_point_weights_keeps_their_points(cuhk_root):
         input_size=src.model.input_size, init="dense68", scheme="wflw98", dataset="cuhk5",
         data_root=str(cuhk_root),
     )  # fmt: skip
-    model = _build_model(cfg, WFLW98, None, torch.device("cpu"), DistInfo()).eval()
     x = torch.randn(3, 3, src.model.input_size, src.model.input_size)
     with torch.no_grad():
-        ours = model(x)[:, torch.as_tensor(lift_index(IBUG68, WFLW98))]
         theirs = src.model.eval()(x)
-    torch.testing.assert_close(ours, theirs)
+    for scheme in (WFLW98, get_scheme("wflw98+ibug68+cuhk5")):
+        model = _build_model(cfg, scheme, None, torch.device("cpu"), DistInfo()).eval()
+        with torch.no_grad():
+            out = model(x)
+        assert out.shape[1] == scheme.num_points
+        torch.testing.assert_close(out[:, torch.as_tensor(lift_index(IBUG68, scheme))], theirs)
+        torch.testing.assert_close(out[:, torch.as_tensor(lift_index(IBUG68, WFLW98))], theirs)
+
+
+def test_composite_scheme_blocks_and_what_each_dataset_teaches():
+    c = get_scheme("wflw98+ibug68+cuhk5")
+    assert c.num_points == 98 + 68 + 5 and primary_scheme(c) is WFLW98
+    pts = np.random.default_rng(1).normal(size=(171, 2)).astype(np.float32)
+    np.testing.assert_array_equal(project(pts, c, IBUG68), pts[98:166])
+    np.testing.assert_array_equal(project(pts, c, CUHK5), pts[166:])
+    flipped = c.flip_points(pts, 100.0)  # each block mirrors within itself
+    np.testing.assert_allclose(project(flipped, c, IBUG68), IBUG68.flip_points(pts[98:166], 100.0))
+    src, dst = lift_pairs(IBUG68, c)  # its own block and the 98 points that project onto it
+    assert sorted(dst[dst >= 98]) == list(range(98, 166))
+    np.testing.assert_array_equal(dst[dst < 98], lift_index(IBUG68, WFLW98))
+    src, dst = lift_pairs(WFLW98, c)  # the first block only: no other markup is taught by WFLW
+    np.testing.assert_array_equal(dst, np.arange(98))
 
 
 @pytest.mark.slow

@@ -16,9 +16,17 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import ConfigError
-from ..schemes import Scheme, get_scheme, projection_matrix
+from ..schemes import Scheme, get_scheme, primary_scheme, projection_matrix
 
-__all__ = ["MixPart", "parse_mix", "lift_index", "MixedDataset", "epoch_order", "model_scheme"]
+__all__ = [
+    "MixPart",
+    "parse_mix",
+    "lift_index",
+    "lift_pairs",
+    "MixedDataset",
+    "epoch_order",
+    "model_scheme",
+]
 
 _PART_KEYS = ("dataset", "data_root", "split", "weight")
 
@@ -92,6 +100,27 @@ def lift_index(src: Scheme | str, dst: Scheme | str) -> np.ndarray:
     return m.argmax(axis=1).astype(np.int64)
 
 
+def lift_pairs(src: Scheme | str, dst: Scheme | str) -> tuple[np.ndarray, np.ndarray]:
+    """(source indices, model indices): every model point that a face of scheme `src` teaches.
+    Its own points (`lift_index`: for a composite model, the block of its own markup) and, for a
+    composite model, also the points of the first block that project onto it (so the first block,
+    the one shown by default, learns from every dataset)."""
+    s, d = get_scheme(src), get_scheme(dst)
+    own = lift_index(s, d)
+    src_idx, dst_idx = [np.arange(s.num_points)], [own]
+    if "+" in d.name:
+        first = primary_scheme(d)
+        if first.name != s.name:
+            try:
+                shared = lift_index(s, first)  # the first block starts at 0
+            except ConfigError:
+                shared = None
+            if shared is not None:
+                src_idx.append(np.arange(s.num_points))
+                dst_idx.append(shared)
+    return np.concatenate(src_idx), np.concatenate(dst_idx)
+
+
 class MixedDataset(Dataset):
     """The faces of several LandmarkDatasets, their points lifted into `scheme`.
 
@@ -104,7 +133,7 @@ class MixedDataset(Dataset):
             raise ConfigError("a mixture needs at least one dataset")
         self.parts = list(parts)
         self.scheme = scheme
-        self.lifts = [lift_index(p.records.scheme, scheme) for p in self.parts]
+        self.lifts = [lift_pairs(p.records.scheme, scheme) for p in self.parts]
         self.starts = np.concatenate([[0], np.cumsum([len(p) for p in self.parts])])
         self.input_size = self.parts[0].input_size
 
@@ -129,9 +158,9 @@ class MixedDataset(Dataset):
         own = item["points"]
         points = torch.zeros(self.scheme.num_points, 2, dtype=own.dtype)
         mask = torch.zeros(self.scheme.num_points, dtype=torch.bool)
-        lift = torch.from_numpy(self.lifts[k])
-        points[lift] = own
-        mask[lift] = True
+        src, dst = (torch.from_numpy(a) for a in self.lifts[k])
+        points[dst] = own[src]
+        mask[dst] = True
         norm = float(self.parts[k].records.scheme.norm_distance(own.numpy()))
         return {**item, "points": points, "mask": mask, "norm": norm, "index": int(i), "part": k}
 

@@ -1044,16 +1044,15 @@ def _remap_head(source: dict, mine: dict, src: Scheme, dst: Scheme) -> dict:
     x offset, y offset blocks) re-indexed to `dst`'s points: a dst point that projects onto a src
     point takes its channels, any other the channels of the src point whose template position is
     nearest."""
-    from ..schemes import MEAN_FACES
+    from ..schemes import mean_face
 
     try:
         lift = lift_index(src, dst)  # (K_src,) dst index of each src point
     except ConfigError:
         lift = None
-    template = MEAN_FACES.get(dst.name)
+    template = mean_face(dst)
     if template is None:
         raise ConfigError(f"no mean face of {dst.name} to map {src.name} head channels onto")
-    template = np.asarray(template, dtype=np.float64)
     if lift is not None:
         anchors = template[lift]  # where each src point sits on the dst template
     else:
