@@ -48,7 +48,8 @@ def decode_boxes(offsets: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 def decode_points(offsets: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     """Point offsets (A, 2K) at anchors (A, 4) -> points (A, K, 2) in pixels."""
-    off = np.asarray(offsets, dtype=np.float32).reshape(len(anchors), -1, 2)
+    off = np.asarray(offsets, dtype=np.float32)
+    off = off.reshape(off.shape[0], off.shape[1] // 2, 2)
     return anchors[:, None, :2] + off * VARIANCES[0] * anchors[:, None, 2:]
 
 
