@@ -48,6 +48,11 @@ def register(sub) -> None:
     sh.add_argument("--seed", type=int, default=0)
     sh.add_argument("--images", nargs="+", help="specific images (file names or relative paths)")
     sh.add_argument("--out", default="runs/show.jpg", help="output image")
+    sh.add_argument(
+        "--augment",
+        choices=("standard", "wild"),
+        help="show training crops under this augmentation instead (a row per draw)",
+    )
     sh.set_defaults(handler=_show)
 
     ft = dsub.add_parser(
@@ -152,6 +157,7 @@ def _show(a: argparse.Namespace) -> int:
         seed=a.seed,
         images=a.images,
         skip_bad=a.skip_bad,
+        augment=a.augment,
     )
     print(f"wrote {path}")
     return 0

@@ -68,12 +68,63 @@ def data_show(
     seed: int = 0,
     images: Sequence[str] | None = None,
     skip_bad: bool = False,
+    augment: str | None = None,
 ) -> Path:
-    """Read one split of a dataset and write `show_samples`'s grid to `out` (the CLI's call)."""
+    """Read one split of a dataset and write `show_samples`'s grid to `out` (the CLI's call);
+    with `augment` ("standard" or "wild"), `show_augmented`'s grid instead."""
     from . import read_dataset
 
     records = read_dataset(dataset, split, data_root=data_root, skip_bad=skip_bad)
+    if augment:
+        return show_augmented(records, out, kind=augment, count=count, seed=seed)
     return show_samples(records, out, count=count, seed=seed, images=images)
+
+
+def show_augmented(
+    records: FaceRecords,
+    out_path: str | Path,
+    kind: str = "wild",
+    count: int = 8,
+    seed: int = 0,
+    versions: int = 4,
+    size: int = 80,
+    margin: float = 0.6,
+) -> Path:
+    """A grid of training crops as a model sees them: `count` faces (columns), each in its plain
+    crop (first row) and `versions` augmented draws of kind `kind` (rows below), landmarks drawn
+    where augmentation moved them; saved atomically to `out_path`."""
+    import cv2
+
+    from ..draw import draw_landmarks, group_colors, make_grid
+    from ..io import save_image
+    from .dataset import LandmarkDataset
+    from .transforms import AUGMENTATIONS
+
+    if kind not in AUGMENTATIONS:
+        raise ConfigError(f"unknown augmentation {kind!r}; known: {', '.join(AUGMENTATIONS)}")
+    idx = select_faces(records, count=count, seed=seed)
+    faces = records.subset(np.asarray(idx))
+    plain = LandmarkDataset(faces, size, margin=margin, cache=False, progress=False)
+    aug = LandmarkDataset(
+        faces, size, margin=margin, augment=1.0, augment_kind=kind, seed=seed, cache=False,
+        progress=False,
+    )  # fmt: skip
+    cell = 160
+    tiles = []
+    for row in range(versions + 1):
+        aug.set_epoch(row)
+        for i in range(len(faces)):
+            s = plain.sample(i) if row == 0 else aug.sample(i)
+            big = cv2.resize(s.image, (cell, cell), interpolation=cv2.INTER_NEAREST)
+            pts = (s.points + 0.5) * cell / size - 0.5
+            tiles.append(
+                draw_landmarks(big, pts, group_colors(records.scheme), radius=1.5,
+                               scheme=records.scheme, numbers=False)
+            )  # fmt: skip
+    grid = make_grid(tiles, cols=len(faces), cell=cell)
+    out = Path(out_path)
+    save_image(out, grid)
+    return out
 
 
 def select_faces(
