@@ -112,6 +112,7 @@ class FaceLandmarker:
         min_face: float = 20,
         max_faces: int | None = None,
         batch_size: int = _BATCH,
+        scheme: str | int | None = None,
     ):
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -127,6 +128,7 @@ class FaceLandmarker:
         self.min_face = float(min_face)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.batch_size = max(1, int(batch_size))
+        self._want_scheme = scheme
         from ..device import check_device
 
         self.device = check_device(device)
@@ -263,6 +265,26 @@ class FaceLandmarker:
             self.margin, self.name, self.scheme = float(loaded.margin), loaded.name, loaded.scheme
             self.confidence_kind = confidence_kind(net, loaded.confidence)
         self.loaded = loaded
+        self._set_output_scheme()
+
+    def _set_output_scheme(self) -> None:
+        """`scheme` is the points' scheme users get: the one asked for (`scheme=`, any the model's
+        projects onto: 98 -> 68 -> 5), else the model's own (a composite model's first block);
+        `model_scheme` is the one the network predicts."""
+        from ..schemes import get_scheme, primary_scheme, projection_matrix
+
+        self.model_scheme = self.scheme
+        want = self._want_scheme
+        self.scheme = primary_scheme(self.model_scheme) if want is None else get_scheme(want)
+        self._projection = None
+        if self.scheme.name != self.model_scheme.name:
+            try:
+                self._projection = projection_matrix(self.model_scheme, self.scheme)
+            except ConfigError:
+                raise ConfigError(
+                    f"model {self.name} predicts {self.model_scheme.name} points; it cannot give "
+                    f"{self.scheme.name} points"
+                ) from None
 
     def _torch_runner(self, both):
         import torch
@@ -316,6 +338,8 @@ class FaceLandmarker:
             idx = np.flatnonzero(again)[ok]
             if len(idx):
                 pts[idx], conf[idx] = self._forward(rgbs, owner[idx], second[ok])
+        if len(boxes) == 1:
+            return [pts], [conf]
         splits = np.cumsum(sizes)[:-1]
         return np.split(pts, splits), np.split(conf, splits)
 
@@ -335,12 +359,13 @@ class FaceLandmarker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One forward pass per `batch_size` faces: each face warped once, straight to the input
         size, into a reused buffer; points mapped back to the image in one batched product."""
-        k, size = self.scheme.num_points, self.input_size
+        k, size = self.model_scheme.num_points, self.input_size
         out = np.zeros((len(boxes), k, 2), dtype=np.float32)
         conf = np.zeros((len(boxes), k), dtype=np.float32)
         if not len(boxes):
             return out, conf
         mats = crop_matrices(boxes, size, self.margin)
+        inv = invert_many(mats)
         for start in range(0, len(boxes), self.batch_size):
             sl = slice(start, start + self.batch_size)
             n = len(mats[sl])
@@ -354,11 +379,16 @@ class FaceLandmarker:
                     f"model {self.name} returned shapes {y.shape} and {c.shape}, expected "
                     f"({n}, {k}, 2) and ({n}, {k})"
                 )
-            inv = invert_many(mats[sl])
-            out[sl] = np.einsum("nij,nkj->nki", inv[:, :, :2], y * size) + inv[:, None, :, 2]
-            # a point the model could not place has no confidence either
-            conf[sl] = np.where(np.isfinite(y).all(axis=-1), np.clip(c, 0.0, 1.0), 0.0)
-        return out, conf
+            out[sl] = y
+            conf[sl] = c
+        # a point the model could not place has no confidence either
+        conf = np.where(np.isfinite(out).all(axis=-1), np.clip(conf, 0.0, 1.0), 0.0)
+        out *= size
+        out = np.einsum("nij,nkj->nki", inv[:, :, :2], out) + inv[:, None, :, 2]
+        if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
+            out = np.einsum("ij,njd->nid", self._projection, out)
+            conf = conf @ self._projection.T
+        return out.astype(np.float32, copy=False), conf.astype(np.float32, copy=False)
 
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per
