@@ -84,9 +84,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-upload-mb", type=float, default=10, help="server's --max-upload-mb")
     ap.add_argument("--threads", type=int, default=None, help="server's --threads")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--attacks",
+        action="store_true",
+        help="instead of the mix: idle and half-sent connections, 60 clients x 3 uploads of "
+        "9.5 MB junk (memory), and blank 4800 x 4800 PNGs beside normal requests",
+    )
     args = ap.parse_args(argv)
     if args.requests < 1 or args.concurrency < 1 or not args.timeout_s > 0:
         ap.error("--requests and --concurrency must be >= 1 and --timeout-s > 0")
+    if args.attacks:
+        with tempfile.TemporaryDirectory(prefix="fp-load-") as tmp:
+            model, what = _model_arg(args, Path(tmp))
+            rows = run_attacks(model, args.data_root, log=lambda m: print(m, file=sys.stderr))
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(
+            f"\nAttacks on `facepoints serve` on 127.0.0.1 ({os.cpu_count()} cores, load "
+            f"average {load:.1f} at the end); model {what}\n"
+        )
+        print(
+            format_table(
+                rows, [("case", "Case", None), ("result", "Result", None)], style="markdown"
+            )
+        )
+        return 1 if any(r["result"].startswith("FAIL") for r in rows) else 0
 
     with tempfile.TemporaryDirectory(prefix="fp-load-") as tmp:
         model, what = _model_arg(args, Path(tmp))
@@ -351,12 +372,191 @@ def _queue_note(report: Report) -> str:
         f"Queueing: {report.concurrency} clients and {report.server_max_concurrent} images in "
         f"work at once, so up to {waiting} requests wait for a slot: about "
         f"{waiting / rate:.1f} s at the measured {rate:.1f} images/s, against the server's "
-        f"{report.queue_wait_s:g} s wait before it answers 503 (uvicorn's 64-connection limit "
+        f"{report.queue_wait_s:g} s wait before it answers 503 (uvicorn's 1000-connection limit "
         f"is not reached). Good photos answered 503: {good_503[0]}"
     )
     if len(good_503) > 1:
         text += f"; with retries on 503 (Retry-After, jitter): {good_503[1]} still 503"
     return text + "."
+
+
+# --- attacks -----------------------------------------------------------------------------------
+
+
+def run_attacks(
+    model, data_root, log=lambda msg: None, header_timeout_s: float = 10.0
+) -> list[dict]:
+    """The cases of the reliability issue, each measured on one server: idle and half-sent
+    connections, 60 clients x 3 uploads of 9.5 MB junk, blank 4800 x 4800 PNGs beside normal
+    photos. One row per measurement."""
+    import threading
+
+    import httpx
+
+    rows: list[dict] = []
+    photo = make_payloads(data_root, 10 * 2**20)["landmarks"][0]["files"]["image"][1]
+    deadline = time.monotonic() + 900
+    args = ["--header-timeout", f"{header_timeout_s:g}"]
+    with _server(model, args, deadline, log) as srv:
+        port = int(srv.url.rsplit(":", 1)[1])
+        with httpx.Client(base_url=srv.url, trust_env=False, timeout=60) as http:
+            for _ in range(3):
+                http.post("/api/landmarks", files={"image": ("f.jpg", photo)})
+
+            # 1. idle and half-sent connections
+            idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
+            half = [socket.create_connection(("127.0.0.1", port)) for _ in range(70)]
+            for h in half:
+                h.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            time.sleep(0.5)
+            lat, codes = [], []
+            for _ in range(10):
+                t = time.perf_counter()
+                codes.append(http.get("/api/health", timeout=5).status_code)
+                lat.append((time.perf_counter() - t) * 1e3)
+            rows.append(
+                {
+                    "case": "/api/health with 200 idle + 70 half-sent connections open",
+                    "result": f"{codes.count(200)}/10 answered 200; latency median "
+                    f"{np.median(lat):.0f} ms, max {max(lat):.0f} ms",
+                }
+            )
+            t0 = time.monotonic()
+            for sk in idle + half:
+                sk.settimeout(header_timeout_s + 10)
+            closed = 0
+            for sk in idle + half:
+                try:
+                    closed += sk.recv(1) == b""
+                except OSError:
+                    pass
+                sk.close()
+            rows.append(
+                {
+                    "case": f"those connections closed by the server (header timeout {header_timeout_s:g} s)",
+                    "result": f"{closed}/270 after {time.monotonic() - t0 + 0.5:.1f} s",
+                }
+            )
+
+            # 2. junk uploads: memory
+            time.sleep(1)
+            idle_rss = _memory(srv.pid)[0]
+            junk = np.random.default_rng(0).integers(0, 256, int(9.5 * 2**20), np.uint8).tobytes()
+            statuses: list[int | str] = []
+            peak = [idle_rss]
+            stop_sampling = threading.Event()
+
+            def sample():
+                while not stop_sampling.is_set():
+                    peak[0] = max(peak[0], _memory(srv.pid)[0])
+                    time.sleep(0.05)
+
+            def junk_client():
+                with httpx.Client(base_url=srv.url, trust_env=False, timeout=120) as c:
+                    for _ in range(3):
+                        try:
+                            r = c.post("/api/filter", files={"image": ("j.jpg", junk)})
+                            statuses.append(r.status_code)
+                        except httpx.HTTPError as e:
+                            statuses.append(type(e).__name__)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            t = time.perf_counter()
+            clients = [threading.Thread(target=junk_client) for _ in range(60)]
+            for c in clients:
+                c.start()
+            for c in clients:
+                c.join()
+            wall = time.perf_counter() - t
+            stop_sampling.set()
+            sampler.join()
+            time.sleep(2)
+            after = _memory(srv.pid)[0]
+            counts = {str(k): statuses.count(k) for k in sorted(set(statuses), key=str)}
+            mb = 2**20
+            ok = after <= 1.2 * idle_rss
+            rows.append(
+                {
+                    "case": "60 clients x 3 uploads of 9.5 MB junk",
+                    "result": f"{', '.join(f'{k} x{n}' for k, n in counts.items())} in {wall:.1f} s",
+                }
+            )
+            rows.append(
+                {
+                    "case": "server RSS idle / peak / 2 s after the junk, MB",
+                    "result": f"{'' if ok else 'FAIL: '}{idle_rss / mb:.0f} / {peak[0] / mb:.0f} / "
+                    f"{after / mb:.0f} ({(after / idle_rss - 1) * 100:+.0f}%)",
+                }
+            )
+
+            # 3. blank 4800 x 4800 PNGs (22 KB each) beside normal requests
+            from PIL import Image
+
+            buf = __import__("io").BytesIO()
+            Image.new("RGB", (4800, 4800), (255, 255, 255)).save(buf, "PNG", optimize=True)
+            blank = buf.getvalue()
+            cpu0, t0 = _cpu_seconds(srv.pid), time.perf_counter()
+            r = http.post("/api/landmarks", files={"image": ("b.png", blank, "image/png")})
+            one = _cpu_seconds(srv.pid) - cpu0
+            rows.append(
+                {
+                    "case": f"one blank 4800 x 4800 PNG ({len(blank) // 1024} KB): server CPU time",
+                    "result": f"{one:.2f} s (status {r.status_code}, {time.perf_counter() - t0:.2f} s wall)",
+                }
+            )
+            stop_blank = threading.Event()
+            blank_codes: list[int | str] = []
+
+            def blank_client():
+                with httpx.Client(base_url=srv.url, trust_env=False, timeout=120) as c:
+                    while not stop_blank.is_set():
+                        try:
+                            rr = c.post(
+                                "/api/landmarks", files={"image": ("b.png", blank, "image/png")}
+                            )
+                            blank_codes.append(rr.status_code)
+                        except httpx.HTTPError as e:
+                            blank_codes.append(type(e).__name__)
+
+            bad = [threading.Thread(target=blank_client) for _ in range(6)]
+            for b in bad:
+                b.start()
+            time.sleep(1)
+            normal: list[int] = []
+            normal_lat: list[float] = []
+            for _ in range(20):
+                t = time.perf_counter()
+                normal.append(
+                    http.post("/api/landmarks", files={"image": ("f.jpg", photo)}).status_code
+                )
+                normal_lat.append(time.perf_counter() - t)
+            stop_blank.set()
+            for b in bad:
+                b.join()
+            rows.append(
+                {
+                    "case": "20 normal photos while 6 clients send blank 4800 x 4800 PNGs",
+                    "result": f"{normal.count(200)} x 200, {normal.count(503)} x 503; latency median "
+                    f"{np.median(normal_lat):.1f} s; the blank PNGs: "
+                    + ", ".join(
+                        f"{k} x{blank_codes.count(k)}" for k in sorted(set(blank_codes), key=str)
+                    ),
+                }
+            )
+            rows.append(
+                {
+                    "case": "after the attacks: /api/health",
+                    "result": str(http.get("/api/health").status_code),
+                }
+            )
+    return rows
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, in seconds (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- requests ----------------------------------------------------------------------------------

@@ -271,3 +271,30 @@ def test_serve_command_fails_fast_on_a_bad_model(tmp_path, capsys):
     assert code == CheckpointError.exit_code
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_large_images_hold_only_half_the_slots(photo):
+    """A flood of large uploads (each costly to decode) cannot keep ordinary photos out."""
+    import httpx
+    from PIL import Image
+
+    data, points = photo
+    buf = io.BytesIO()
+    Image.new("RGB", (2500, 2000), (200, 200, 200)).save(buf, "PNG")  # 5 MP, a small file
+    big = buf.getvalue()
+    lm = FixedLandmarker(points, (250, 250), delay=1.0)
+    cfg = ServeConfig(max_concurrent=2, queue_wait_s=0.3, large_pixels=4_000_000)
+    app = create_app(lm, config=cfg, warm_up=False)
+
+    async def flood():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=30) as c:
+            large = [c.post("/api/landmarks", files={"image": ("b.png", big)}) for _ in range(3)]
+            tasks = [asyncio.ensure_future(r) for r in large]
+            await asyncio.sleep(0.1)
+            small = await c.post("/api/landmarks", files={"image": ("f.jpg", data)})
+            return small, await asyncio.gather(*tasks)
+
+    small, large = asyncio.run(flood())
+    assert small.status_code == 200
+    assert sorted(r.status_code for r in large) == [200, 503, 503]

@@ -27,6 +27,7 @@ import asyncio
 import base64
 import concurrent.futures
 import functools
+import io
 import logging
 import time
 from collections.abc import Callable
@@ -50,7 +51,8 @@ _LOG = logging.getLogger("facepoints.serve")
 _Upload = Annotated[UploadFile, File(description="a photo (JPEG, PNG, WebP, BMP, ...)")]
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
-    "connect-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
+    "connect-src 'self' blob:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "worker-src 'self' blob:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -64,7 +66,8 @@ class ServeConfig:
     for a free slot before 503; upload_timeout_s: longest time to receive a body; jpeg_quality:
     of returned JPEGs (a request may ask for 50-95); max_uploads: request bodies held in memory
     at once; max_detect_side: faces are found on a copy of the image at most this long (landmarks
-    use the full image); allowed_hosts: Host names answered (None: any)."""
+    use the full image); large_pixels: images over this may hold only half the work slots;
+    allowed_hosts: Host names answered (None: any)."""
 
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 24_000_000
@@ -75,6 +78,7 @@ class ServeConfig:
     jpeg_quality: int = 90
     max_uploads: int = 8
     max_detect_side: int = 2048
+    large_pixels: int = 4_000_000
     allowed_hosts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -174,6 +178,24 @@ def create_app(
     async def favicon():
         return FileResponse(STATIC_DIR / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
 
+    @app.get("/live/{name:path}", include_in_schema=False)
+    async def live(name: str):
+        """The in-browser webcam path's files (`filters.live`): 404 when ONNX Runtime Web is
+        not vendored (scripts/vendor-onnxruntime-web.sh), so the page uses the server."""
+        import re
+
+        if not (STATIC_DIR / "vendor" / "ort" / "ort.wasm.min.js").is_file():
+            raise HTTPException(404, "the in-browser path is not installed here")
+        if not re.fullmatch(r"manifest\.json|(detector|landmarks)\.onnx|art/[a-z_]+\.png", name):
+            raise HTTPException(404, "no such file")
+        from ..filters.live import live_assets
+
+        folder = await asyncio.to_thread(live_assets)
+        path = folder / name
+        if not path.is_file():
+            raise HTTPException(404, "no such file")
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
     _add_docs(app)
 
     # --- API -------------------------------------------------------------------------------------
@@ -214,7 +236,7 @@ def create_app(
             rgb = _decode(data, cfg)
             return rgb.shape, _detect(pick(model), rgb, cfg)
 
-        shape, faces = await pool.run(work)
+        shape, faces = await pool.run(work, large=_is_large(data, cfg))
         from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, face_score
 
         return {
@@ -282,7 +304,7 @@ def create_app(
             drawn = apply_filters(rgb, faces, names, min_confidence, unsure, None)
             return _encode(drawn, png, q), len(faces)
 
-        body, n_faces = await pool.run(work)
+        body, n_faces = await pool.run(work, large=_is_large(data, cfg))
         ms = (time.perf_counter() - started) * 1e3
         return Response(
             body,
@@ -377,37 +399,47 @@ def _shipped_models() -> dict:
 class _WorkPool:
     """At most `max_concurrent` jobs in worker threads; a request waits `queue_wait_s` for a slot
     (then 503) and `timeout_s` for its result (then 504). A slot is freed when its job really
-    ends, not when its request gives up, so a stuck job keeps counting against the limit."""
+    ends, not when its request gives up, so a stuck job keeps counting against the limit.
+    Large images (over `large_pixels`) may hold only half the slots, so a flood of them cannot
+    keep ordinary photos out."""
 
     def __init__(self, cfg: ServeConfig):
         self.cfg = cfg
         self.executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._sem: asyncio.Semaphore | None = None
+        self._large: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def run(self, fn: Callable[[], Any]) -> Any:
+    async def run(self, fn: Callable[[], Any], large: bool = False) -> Any:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # one semaphore per event loop (tests start several)
             self._loop, self._sem = loop, asyncio.Semaphore(self.cfg.max_concurrent)
-        sem = self._sem
+            self._large = asyncio.Semaphore(max(1, self.cfg.max_concurrent // 2))
+        sem, lane = self._sem, (self._large if large else None)
+        if lane is not None:
+            await _acquire(lane, self.cfg.queue_wait_s, "busy: too many large images in work")
         try:
-            await asyncio.wait_for(sem.acquire(), self.cfg.queue_wait_s)
-        except asyncio.TimeoutError:
-            raise HTTPException(
-                503,
-                "busy: too many images in work; try again shortly",
-                headers={"Retry-After": "2"},
-            ) from None
+            await _acquire(sem, self.cfg.queue_wait_s, "busy: too many images in work")
+        except BaseException:
+            if lane is not None:
+                lane.release()
+            raise
         if self.executor is None:  # made here, so an app can be served again after a shutdown
             self.executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=self.cfg.max_concurrent, thread_name_prefix="facepoints-serve"
             )
+
+        def release(_=None) -> None:
+            sem.release()
+            if lane is not None:
+                lane.release()
+
         try:
             future = loop.run_in_executor(self.executor, fn)
         except BaseException:
-            sem.release()
+            release()
             raise
-        future.add_done_callback(lambda _: sem.release())
+        future.add_done_callback(release)
         try:
             return await asyncio.wait_for(asyncio.shield(future), self.cfg.timeout_s)
         except asyncio.TimeoutError:
@@ -589,6 +621,32 @@ def _decode(data: bytes, cfg: ServeConfig) -> np.ndarray:
     from ..io import decode_image
 
     return decode_image(data, name="upload", max_pixels=cfg.max_pixels)
+
+
+async def _acquire(sem: asyncio.Semaphore, wait_s: float, busy: str) -> None:
+    try:
+        await asyncio.wait_for(sem.acquire(), wait_s)
+    except asyncio.TimeoutError:
+        raise HTTPException(
+            503, f"{busy}; try again shortly", headers={"Retry-After": "2"}
+        ) from None
+
+
+def _is_large(data: bytes, cfg: ServeConfig) -> bool:
+    """Whether an upload declares more than `cfg.large_pixels` pixels (its header alone is read;
+    one that cannot be read is left to the decoder's error)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Exception:  # anything unreadable is the decoder's to report
+        return False
+    return w * h > cfg.large_pixels
 
 
 def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
