@@ -121,13 +121,17 @@ def format_whole(result: dict[str, Any]) -> str:
             if r.get("status") != "ok":
                 continue
             a = r["attributes"]
-            lines.append(
-                [r["name"]]
-                + [f"{a[n]['nme']:.2%} / {a[n]['fr']:.1%} ({a[n]['missed']} missed)" for n in names]
-            )
+            lines.append([r["name"]] + [_attribute_cell(a[n]) for n in names])
         text += "\n\nNME on found faces / FR@10% with misses, per attribute:\n\n"
         text += _markdown(head, lines)
     return text
+
+
+def _attribute_cell(a: dict[str, Any]) -> str:
+    if not a["n"]:
+        return "-"
+    nme = "-" if a["missed"] == a["n"] else f"{a['nme']:.2%}"
+    return f"{nme} / {a['fr']:.1%} ({a['missed']} missed)"
 
 
 # --- sources ------------------------------------------------------------------------------------
