@@ -21,6 +21,7 @@ const ui = {
   models: $("models"), status: $("status"), hint: $("hint"), result: $("result"),
   marks: $("marks"), placeholder: $("placeholder"), fps: $("fps"), video: $("video"),
   faces: $("faces"), legend: $("legend"), live: $("live"), inBrowser: $("in-browser"),
+  liveView: $("live-view"),
 };
 
 const state = {
@@ -389,7 +390,15 @@ async function startCamera() {
   state.newest = 0;
   setStatus("Webcam on: pick filters, they apply live.");
   const live = window.facepointsLive;
-  if (live && ui.inBrowser.checked && (await live.start(ui.video, liveHooks))) return;
+  if (live && !ui.live.hidden && ui.inBrowser.checked && (await live.start(ui.video, liveHooks))) {
+    ui.liveView.hidden = false;
+    ui.liveView.classList.add("mirrored");
+    ui.liveView.dataset.engine = "browser";
+    ui.result.hidden = true;
+    ui.placeholder.hidden = true;
+    return;
+  }
+  ui.liveView.dataset.engine = "server";
   for (let i = 0; i < IN_FLIGHT; i++) cameraLoop(i);
 }
 
@@ -402,22 +411,39 @@ function stopCamera() {
   ui.camera.textContent = "Use the webcam";
   ui.camera.classList.remove("on");
   ui.fps.hidden = true;
+  ui.liveView.hidden = true;
 }
 
-// what the in-browser engine (live.js, when present) needs from the page
+// what the in-browser engine (live.js) needs from the page
 const liveHooks = {
+  canvas: ui.liveView,
   filters: chosenFilters,
   running: () => Boolean(state.stream),
-  show: (blob, faces, where) => {
-    show(blob);
+  frame: (faces, note) => {
+    state.frames += 1;
+    ui.liveView.dataset.frames = String(state.frames);
     tick();
-    setStatus(`Webcam on · ${faces} face${faces === 1 ? "" : "s"} · ${where}`);
+    setStatus(`Webcam on · ${faces} face${faces === 1 ? "" : "s"} · ${note}`);
   },
   fail: (message) => {
-    setStatus(`${message}; frames go to the server instead`, true);
+    if (!state.stream) return;
+    ui.liveView.hidden = true;
+    ui.liveView.dataset.engine = "server";
+    setStatus(`${message}: frames go to the server`, false);
     for (let i = 0; i < IN_FLIGHT; i++) cameraLoop(i);
   },
 };
+
+async function checkLive() {
+  // the in-browser path is offered when its files are installed on this server
+  if (!window.facepointsLive) return;
+  try {
+    const r = await fetch("/live/manifest.json");
+    ui.live.hidden = !r.ok;
+  } catch {
+    ui.live.hidden = true;
+  }
+}
 
 async function cameraLoop(worker) {
   // IN_FLIGHT of these run at once, so the server works on one frame while the next travels;
@@ -465,3 +491,4 @@ document.querySelectorAll("input[name=view]").forEach((r) => r.addEventListener(
 
 loadFilters();
 loadModels();
+checkLive();
