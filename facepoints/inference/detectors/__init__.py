@@ -2,11 +2,12 @@
 returns boxes in the training (CUHK) convention through its shipped, fitted `BoxMap`.
 
     from facepoints.inference.detectors import create_detector
-    faces = create_detector().detect(rgb)        # the default detector (mtcnn)
+    faces = create_detector().detect(rgb)        # the default detector (retinaface)
+    faces = create_detector("retinaface", min_size=20, long_side=640, max_faces=5).detect(rgb)
     faces = create_detector("haar_alt2", min_size=60).detect(rgb)
 
 `benchmarks/detectors.py` measures them and fits the maps; DEFAULT_DETECTOR is chosen from its
-numbers (recall first, then speed)."""
+numbers (recall first, then speed; the table is in docs/detectors.md)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ __all__ = [
 
 DETECTORS: Registry[type[FaceDetector]] = Registry("face detector")
 
-# Ranked by benchmarks/detectors.py on CUHK test images: recall first, then speed (the table is
-# in that script's docstring). With no name, the first of these that can run here is used.
-DEFAULT_ORDER = ("mtcnn", "dlib_hog", "haar_default", "haar_alt2")
+# Ranked by benchmarks/detectors.py on the WFLW sample photos, the 300-W crops and CUHK test
+# photos: recall first, then speed (docs/detectors.md). With no name, the first of these that can
+# run here is used.
+DEFAULT_ORDER = ("retinaface", "mtcnn", "dlib_hog", "haar_default", "haar_alt2")
 DEFAULT_DETECTOR = DEFAULT_ORDER[0]
 
 
