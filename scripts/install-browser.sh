@@ -3,6 +3,8 @@
 # Debian's packages. Idempotent: does nothing when /usr/bin/chromium and chromedriver are there.
 # Needs root (or sudo) and apt-get; elsewhere it says so and exits 0, and the tests skip.
 set -euo pipefail
+# ONNX Runtime Web for the page's in-browser webcam path (npm; never fails the set-up)
+bash "$(dirname "${BASH_SOURCE[0]}")/vendor-onnxruntime-web.sh" || true
 if [ -x /usr/bin/chromium ] && command -v chromedriver >/dev/null 2>&1; then
   exit 0
 fi
