@@ -9,6 +9,7 @@ forward pass, map the points back to the image.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import os
@@ -83,6 +84,28 @@ class Face:
             "landmark_score": _num(self.landmark_score, 4),
             "scheme": self.scheme.name,
         }
+
+    # what the points tell (facepoints.analysis), computed on first use; None: not measurable
+    @functools.cached_property
+    def pose(self):
+        """Head pose (`analysis.HeadPose`: yaw, pitch, roll degrees and their uncertainty)."""
+        from ..analysis import face_pose
+
+        return face_pose(self)
+
+    @functools.cached_property
+    def eyes_open(self) -> tuple[float, float] | None:
+        """(image-left, image-right) eye openness from the points: 0 closed, 1 typical open."""
+        from ..analysis import face_eyes
+
+        return face_eyes(self)
+
+    @functools.cached_property
+    def smile(self) -> float | None:
+        """The probability that the face smiles."""
+        from ..analysis import face_smile
+
+        return face_smile(self)
 
 
 class FaceLandmarker:
