@@ -235,3 +235,19 @@ def test_describe_by_scheme(wflw):
         Face(box=box, score=1.0, landmarks=np.full((98, 2), np.nan), scheme=get_scheme(98))
     )
     assert lost == {"pose": None, "openness": None, "smile": None}
+
+
+def test_face_carries_its_analysis():
+    from facepoints import FaceLandmarker
+    from facepoints.inference.demo import demo_image
+
+    rgb, _ = demo_image()  # a smiling astronaut looking into the camera
+    face = FaceLandmarker(model="dense68", threads=1).detect(rgb)[0]
+    assert abs(face.pose.yaw) < 15 and abs(face.pose.pitch) < 15 and abs(face.pose.roll) < 15
+    assert face.pose is face.pose  # computed once
+    assert all(0.6 < e < 1.4 for e in face.eyes_open)
+    assert face.smile > 0.5
+    assert describe(face)["pose"] == face.pose.to_dict()
+    info = describe(face, rgb)  # the photo's camera, and the eyes' patches
+    assert abs(info["pose"]["yaw"] - face.pose.yaw) < 5
+    assert all(0.5 < info["openness"][k] < 1.5 for k in ("left_eye", "right_eye"))

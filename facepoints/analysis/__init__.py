@@ -36,29 +36,82 @@ __all__ = [
     "smile_score",
     "smile_scores",
     "describe",
+    "face_pose",
+    "face_eyes",
+    "face_smile",
 ]
 
 
-def describe(face: Any, image_size: tuple[int, int] | None = None) -> dict:
-    """JSON-ready analysis of one face (anything with `landmarks` (K, 2) and `scheme`, e.g.
-    `Face`): {"pose": {"yaw", "pitch", "roll", "std", "error"} or null, "openness": {"left_eye",
-    "right_eye", "mouth"} or null (5-point faces), "smile": probability or null}. Points that
-    are not finite give nulls. `image_size` (width, height): see `head_pose`."""
+def face_pose(face: Any, image_size: tuple[int, int] | None = None) -> HeadPose | None:
+    """The head pose of a face (anything with `landmarks` and `scheme`); None when its points
+    are not finite or its scheme has no 3D face."""
+    return _or_none(lambda: head_pose(face.landmarks, face.scheme, image_size))
+
+
+def face_eyes(face: Any, image: Any = None) -> tuple[float, float] | None:
+    """(image-left, image-right) eye openness of a face, 0 closed, 1 a typical open eye; from the
+    points and, with the face's RGB `image`, the eyes' patches too (closer to human labels);
+    None for 5-point faces or points that are not finite."""
     import numpy as np
 
     from ..errors import ConfigError
 
-    pts = np.asarray(face.landmarks, np.float64)
-    out: dict[str, Any] = {"pose": None, "openness": None, "smile": None}
-    if not np.isfinite(pts).all():
-        return out
-    for key, fn in (
-        ("pose", lambda: head_pose(pts, face.scheme, image_size).to_dict()),
-        ("openness", lambda: openness(pts, face.scheme).to_dict()),
-        ("smile", lambda: round(float(smile_score(pts, face.scheme)), 4)),
-    ):
-        try:
-            out[key] = fn()
-        except ConfigError:
-            pass  # not measurable from this scheme's points
+    def measure() -> tuple[float, float]:
+        if not np.isfinite(np.asarray(face.landmarks, np.float64)).all():
+            raise ConfigError("points not finite")
+        if image is not None:
+            from .eyes import eye_openness_from_image
+
+            v = eye_openness_from_image(image, face.landmarks, face.scheme)
+        else:
+            v = eye_openness(face.landmarks, face.scheme)
+        return float(v[0]), float(v[1])
+
+    return _or_none(measure)
+
+
+def face_smile(face: Any) -> float | None:
+    """The probability that a face smiles; None when its points are not usable."""
+    return _or_none(lambda: float(smile_score(face.landmarks, face.scheme)))
+
+
+def _or_none(fn: Any) -> Any:
+    import numpy as np
+
+    from ..errors import ConfigError
+
+    try:
+        out = fn()
+    except ConfigError:
+        return None  # not measurable from this scheme's points
+    values = np.asarray(
+        [out.yaw, out.pitch, out.roll] if isinstance(out, HeadPose) else out, dtype=np.float64
+    )
+    return out if np.isfinite(values).all() else None
+
+
+def describe(face: Any, image: Any = None, image_size: tuple[int, int] | None = None) -> dict:
+    """JSON-ready analysis of one face (anything with `landmarks` (K, 2) and `scheme`, e.g.
+    `Face`): {"pose": {"yaw", "pitch", "roll", "std", "error"} or null, "openness":
+    {"left_eye", "right_eye", "mouth"} or null (5-point faces), "smile": probability or null}.
+    `image`: the face's RGB image (H, W, 3) uint8, which sets the camera for the pose and lets
+    eye openness use the eyes' patches; or `image_size` (width, height) alone (see
+    `head_pose`). Points that are not finite give nulls."""
+    import numpy as np
+
+    if image is not None:
+        image = np.asarray(image)
+        image_size = (image.shape[1], image.shape[0])
+    pose = face_pose(face, image_size)
+    eyes = face_eyes(face, image)
+    smile = face_smile(face)
+    out: dict[str, Any] = {
+        "pose": None if pose is None else pose.to_dict(),
+        "openness": None,
+        "smile": None if smile is None else round(smile, 4),
+    }
+    if eyes is not None:
+        mouth = float(mouth_openness(face.landmarks, face.scheme))
+        o = Openness(eyes[0], eyes[1], mouth)
+        out["openness"] = o.to_dict()
     return out

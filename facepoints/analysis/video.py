@@ -28,17 +28,18 @@ class TrackBlinks:
         self.detectors: dict[int, BlinkDetector] = {}
         self.counts: dict[int, int] = {}
 
-    def update(self, faces: list[Any], frame: int) -> list[tuple[int, Blink]]:
-        from ..errors import ConfigError
-        from .openness import eye_openness
+    def update(self, faces: list[Any], frame: int, image: Any = None) -> list[tuple[int, Blink]]:
+        """The blinks that ended on this frame; `image` (the frame, RGB) lets openness use the
+        eyes' patches (`face_eyes`)."""
+        from . import face_eyes
 
         out = []
         for face in faces:
             tid = int(getattr(face, "track_id", -1))
-            try:
-                value = float(np.mean(eye_openness(face.landmarks, face.scheme)))
-            except ConfigError:
+            eyes = face_eyes(face, image)
+            if eyes is None:
                 continue  # a scheme without eye outlines: no blinks
+            value = float(np.mean(eyes))
             det = self.detectors.setdefault(tid, BlinkDetector(**self.options))
             blink = det.update(value, frame)
             if blink is not None:
@@ -74,8 +75,8 @@ def analyse_video(
             if bgr is None:
                 break
             faces = tracker.update(bgr, color="bgr")
-            size = (bgr.shape[1], bgr.shape[0])
-            ended = blinks.update(faces, frame)
+            rgb = np.ascontiguousarray(bgr[..., ::-1])
+            ended = blinks.update(faces, frame, rgb)
             yield {
                 "frame": frame,
                 "t": round(frame / fps, 4),
@@ -83,7 +84,7 @@ def analyse_video(
                     {
                         "id": int(f.track_id),
                         "box": [round(float(v), 2) for v in np.asarray(f.box).reshape(4)],
-                        **describe(f, size),
+                        **describe(f, rgb),
                     }
                     for f in faces
                 ],

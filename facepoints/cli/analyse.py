@@ -77,7 +77,7 @@ def _analyse(a: argparse.Namespace) -> int:
                 size = (rgb.shape[1], rgb.shape[0])
                 rows = []
                 for i, face in enumerate(faces):
-                    info = describe(face, size)
+                    info = describe(face, rgb)
                     rows.append(
                         {"box": face.to_dict()["box"], "score": face.to_dict()["score"], **info}
                     )

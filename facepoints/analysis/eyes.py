@@ -1,0 +1,89 @@
+"""Eye openness from the photo as well as the points: a ridge regression from each eye's patch
+(cut along the eye's corners from the dense points, HOG) and its points' openness to the openness
+of human labels. It measures closer to the human labels than the points alone when the model's
+eyelids are coarse (see docs/analysis.md); `eyes.json` holds the fit
+(benchmarks/analysis_openness.py --fit-eyes, on 300-W training faces)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..schemes import Scheme, get_scheme
+
+__all__ = ["eye_patch_features", "eye_openness_from_image", "PATCH_SIZE"]
+
+_MODEL = Path(__file__).with_name("eyes.json")
+PATCH_SIZE = (32, 16)  # width, height of an eye's patch in pixels: two eye widths by one
+_WIDTHS = 2.0  # the patch spans this many eye widths (corner to corner) across
+
+
+def eye_patch_features(
+    grey: np.ndarray, points: np.ndarray, scheme: str | int | Scheme | None = None
+) -> np.ndarray:
+    """(2, D) features of one face's image-left and image-right eye: HOG of a grey patch cut
+    along the eye's corners (the right eye mirrored, so both look alike), then the points'
+    eye openness."""
+    import cv2
+
+    from .openness import eye_openness
+
+    pts = np.asarray(points, np.float64)
+    s = get_scheme(len(pts) if scheme is None else scheme)
+    if "eye_left" not in s.contours:
+        raise ConfigError(f"scheme {s.name} has no eye outlines")
+    w, h = PATCH_SIZE
+    ear = eye_openness(pts, s)
+    rows = []
+    for k, name in enumerate(("eye_left", "eye_right")):
+        c = s.contours[name]
+        a, b = pts[c[0]], pts[c[len(c) // 2]]
+        if k == 1:
+            a, b = b, a  # mirrored: the outer corner on the left, as for the other eye
+        width = max(float(np.linalg.norm(b - a)), 1e-3)
+        ux = (b - a) / width
+        uy = np.array([-ux[1], ux[0]])
+        scale = w / (_WIDTHS * width)
+        m = np.zeros((2, 3))
+        m[0, :2], m[1, :2] = ux * scale, uy * scale
+        m[:, 2] = np.array([(w - 1) / 2, (h - 1) / 2]) - m[:, :2] @ ((a + b) / 2)
+        if k == 1:
+            m[0] *= -1
+            m[0, 2] += w - 1
+        patch = cv2.warpAffine(np.ascontiguousarray(grey), m, (w, h), flags=cv2.INTER_LINEAR)
+        rows.append(np.concatenate([_hog().compute(patch).ravel(), [ear[k]]]))
+    return np.stack(rows)
+
+
+def eye_openness_from_image(
+    image: np.ndarray, points: np.ndarray, scheme: str | int | Scheme | None = None
+) -> np.ndarray:
+    """(2,) openness of the image-left and image-right eye (0 closed, 1 typical open) of one
+    face, from its RGB (or grey) image and landmarks (K, 2)."""
+    import cv2
+
+    img = np.asarray(image)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    f = eye_patch_features(grey, points, scheme)
+    m = _model()
+    out = ((f - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
+    return np.maximum(out, 0.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _hog():
+    import cv2
+
+    return cv2.HOGDescriptor(PATCH_SIZE, (8, 8), (4, 4), (4, 4), 9)
+
+
+@functools.lru_cache(maxsize=1)
+def _model() -> dict:
+    if not _MODEL.is_file():
+        raise ConfigError(f"{_MODEL.name} is missing: the eye-patch model is not fitted")
+    doc = json.loads(_MODEL.read_text())
+    return {k: np.asarray(doc[k], np.float64) for k in ("mean", "scale", "coef", "intercept")}
