@@ -26,7 +26,7 @@ import torch
 from ..data import FaceRecords, read_dataset
 from ..data.dataset import LandmarkDataset, crop_to_image
 from ..errors import ConfigError, FacepointsError
-from ..schemes import Scheme, get_scheme, project
+from ..schemes import Scheme, project
 from .metrics import summarize_subsets
 
 __all__ = [
@@ -60,7 +60,7 @@ def predict_records(
     ds = LandmarkDataset(
         records, size, in_channels=model.in_channels, margin=loaded.margin, progress=progress
     )
-    scheme = get_scheme(model.num_points)
+    scheme = loaded.scheme
     device = next(model.parameters()).device
     out = np.zeros((len(ds), model.num_points, 2), dtype=np.float32)
     mats = np.zeros((len(ds), 2, 3))
@@ -204,7 +204,7 @@ def evaluate(
     for spec in models:
         loaded = resolve_model(spec)
         label = loaded.name + (" +flip" if flip else "")
-        model_scheme = get_scheme(loaded.model.num_points)
+        model_scheme = loaded.scheme
         scheme = common_scheme(model_scheme, records.scheme)
         pred = predict_records(loaded, faces, batch_size=batch_size, flip=flip, progress=progress)
         p = project(pred, model_scheme, scheme)
