@@ -30,11 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from facepoints.filters.base import FILTER_MODEL  # noqa: E402
-from facepoints.filters.face_score import (  # noqa: E402
-    DEFAULT_MIN_FACE_SCORE,
-    FACE_SCORE_WEIGHTS,
-    face_score,
-)
+from facepoints.filters.face_score import _log_odds, calibration  # noqa: E402
 
 REGIONS = ROOT / "benchmarks" / "filters_regions.json"
 NOT_FACES = ("hand", "ear", "back", "other")
@@ -62,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         gt[Path(path).relative_to(Path(a.data_root) / "WFLW_images").as_posix()].append(box)
 
     lm = FaceLandmarker(model=a.model, detector=a.detector, threads=1)
-    detector = type(lm.detector).__name__
+    detector = lm.detector.name
     photos = sorted({r["photo"] for r in regions})
     rows = []  # one per labelled thing: split, kind, det score, landmark score (nan: missed)
     start = time.perf_counter()
@@ -83,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             j = _best(boxes, box, 0.4)
             rows.append(_row(split, "face", faces[j] if j is not None else None))
     seconds = time.perf_counter() - start
-    weights, threshold = FACE_SCORE_WEIGHTS, DEFAULT_MIN_FACE_SCORE
+    weights, threshold = calibration(detector)
     if a.fit:
         tune = [r for r in rows if r["split"] == "tune" and r["kind"] != "unsure" and r["found"]]
         weights = _fit(tune)
         threshold = _choose(tune, weights, a.max_recall_loss)
-        print(f"FACE_SCORE_WEIGHTS = ({', '.join(f'{w:.3f}' for w in weights)})")
-        print(f"DEFAULT_MIN_FACE_SCORE = {threshold:.3f}")
+        w = ", ".join(f"{v:.3f}" for v in weights)
+        print(f'CALIBRATIONS entry:    "{detector}": (({w}), {threshold:.3f}),')
     print(
         f"detector {detector}, model {a.model}, {len(photos)} photos in {seconds:.1f} s; "
         f"threshold {threshold:.3f}"
@@ -136,19 +132,17 @@ def _row(split: str, kind: str, face) -> dict:
     }
 
 
-class _Scored:
-    def __init__(self, row: dict):
-        self.score = row["score"]
-        self.landmark_score = row["points"] if row["points"] is not None else float("nan")
+def _score(row: dict, weights) -> float:
+    """The face score of a measured row with `weights` (as `face_score` computes it)."""
+    z = float(np.dot(weights, _features([row])[0][0]))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
 def _passes(row: dict, weights, threshold: float) -> bool:
-    return bool(row["found"]) and face_score(_Scored(row), weights) >= threshold
+    return bool(row["found"]) and _score(row, weights) >= threshold
 
 
 def _features(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    from facepoints.filters.face_score import _log_odds
-
     x = np.array(
         [[1.0, _log_odds(r["score"], 1 - 1e-4), _log_odds(r["points"], 0.5)] for r in rows]
     )
@@ -174,7 +168,7 @@ def _fit(rows: list[dict], l2: float = 1e-2) -> tuple[float, float, float]:
 
 def _choose(rows: list[dict], weights, max_loss: float) -> float:
     """The lowest threshold with no tune non-face through, capped to keep 1 - max_loss of faces."""
-    scores = {id(r): face_score(_Scored(r), weights) for r in rows}
+    scores = {id(r): _score(r, weights) for r in rows}
     faces = sorted(scores[id(r)] for r in rows if r["kind"] == "face")
     nots = [scores[id(r)] for r in rows if r["kind"] in NOT_FACES]
     clean = min(float(np.nextafter(max(nots), 2)), 1.0) if nots else 0.5

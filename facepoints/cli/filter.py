@@ -63,8 +63,8 @@ def register(sub) -> None:
         type=float,
         metavar="S",
         help="filters only on detections whose face score (detector and landmark scores "
-        "together, 0-1) reaches S (default: the calibrated threshold, so hands, ears and backs "
-        "of heads get none; 0: every detection)",
+        "together, 0-1) reaches S (default: the detector's calibrated threshold, so hands, ears "
+        "and backs of heads get none; 0: every detection)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_filter)
@@ -87,7 +87,7 @@ def _filter(a: argparse.Namespace) -> int:
     if a.min_confidence is not None and not (0 <= a.min_confidence <= 1):
         raise ConfigError(f"--min-confidence must be in [0, 1], got {a.min_confidence}")
     from ..filters.base import FILTER_MODEL
-    from ..filters.face_score import DEFAULT_MIN_FACE_SCORE
+    from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, detector_name
 
     if a.min_face_score is not None and not (0 <= a.min_face_score <= 1):
         raise ConfigError(f"--min-face-score must be in [0, 1], got {a.min_face_score}")
@@ -120,6 +120,7 @@ def _filter(a: argparse.Namespace) -> int:
         min_face=a.min_face,
         max_faces=a.max_faces,
     )
+    gate["detector"] = detector_name(lm)  # whose calibration the face score uses
     images = [i for i in inputs if i.kind != "video"]
     ok, n_faces, no_face, failures = _run_images(lm, images, names, out, a.no_progress, gate)
     videos = 0

@@ -128,13 +128,15 @@ def apply_filters(
     names: str | Sequence[str] | None,
     min_confidence: float | None = None,
     unsure: str = "skip",
-    min_face_score: float | None = DEFAULT_MIN_FACE_SCORE,
+    min_face_score: float | str | None = DEFAULT_MIN_FACE_SCORE,
+    detector: str | None = None,
 ) -> np.ndarray:
     """`image` (H, W, 3) uint8 RGB with the filters `names` applied in order to every face in
     `faces` (anything with `landmarks` (K, 2) image pixels and `scheme`) whose `face_score`
-    reaches `min_face_score` (None: every face; the default was chosen on labelled crowd
-    photos so that hands, ears and backs of heads get none). Reframing filters (align) run
-    last. Returns a new array; the input is left as it is.
+    (by the calibration of `detector`, the registry name of the detector that found them; None:
+    the default detector) reaches `min_face_score` ("auto": the detector's threshold, chosen on
+    labelled crowd photos so that hands, ears and backs of heads get none; None: every face).
+    Reframing filters (align) run last. Returns a new array; the input is left as it is.
 
     min_confidence: a face whose `anchor_confidence` for a filter is below it is unsure for that
     filter (None: every face is sure). unsure: "skip" leaves the filter off unsure faces; "fade"
@@ -146,11 +148,11 @@ def apply_filters(
         raise ConfigError(f"unsure must be one of {', '.join(UNSURE_MODES)}, not {unsure!r}")
     if min_confidence is not None and not (0 <= float(min_confidence) <= 1):
         raise ConfigError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
-    if min_face_score is not None and not (0 <= float(min_face_score) <= 1):
+    if min_face_score not in (None, "auto") and not (0 <= float(min_face_score) <= 1):
         raise ConfigError(f"min_face_score must be in [0, 1], got {min_face_score!r}")
     out = np.ascontiguousarray(a[..., :3]).copy()
     filters = [get_filter(n) for n in parse_filter_names(names)]
-    faces = filterable(faces, min_face_score)
+    faces = filterable(faces, min_face_score, detector)
     for f in sorted(filters, key=lambda f: f.reframes):  # stable: drawing order kept
         if min_confidence is None:
             out = f.apply(out, faces)

@@ -1,14 +1,15 @@
 """Whether a detection is a face worth a filter: one calibrated score from the detector's score and
-the landmark model's score together, and the default threshold below which filters stay off.
+the landmark model's score together, and the threshold below which filters stay off.
 
-A logistic model over the two scores' log-odds, fitted by `benchmarks/filters_face_score.py` on
-regions labelled by eye (faces, hands, ears, backs of heads, other things) in the tune half of
-the WFLW sample's crowd photos, with the default detector and `FILTER_MODEL`; its output is the
-chance that the region is a face. The threshold was chosen on those tune photos too; the
-held-out half only reports (docs/filters.md).
+A logistic model over the two scores' log-odds, fitted per detector (their scores differ) by
+`benchmarks/filters_face_score.py` on regions labelled by eye (faces, hands, ears, backs of heads,
+other things) in the tune half of the WFLW sample's crowd photos, with `FILTER_MODEL`; its output
+is the chance that the region is a face. Each detector's threshold was chosen on those tune
+photos too (the lowest that lets none of their non-faces through); the held-out half only
+reports (docs/filters.md).
 
     from facepoints.filters.face_score import face_score, filterable
-    faces = filterable(landmarker.detect(rgb))      # the faces that get filters
+    faces = filterable(landmarker.detect(rgb), detector="retinaface")   # faces that get filters
 """
 
 from __future__ import annotations
@@ -17,33 +18,70 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["FACE_SCORE_WEIGHTS", "DEFAULT_MIN_FACE_SCORE", "face_score", "filterable"]
+__all__ = [
+    "CALIBRATIONS",
+    "DEFAULT_MIN_FACE_SCORE",
+    "Calibration",
+    "calibration",
+    "face_score",
+    "filterable",
+]
 
-# (bias, weight of the detector's log-odds, weight of the landmark score's log-odds), and the
-# threshold; from `python benchmarks/filters_face_score.py --fit` (detector mtcnn, model dense68)
-FACE_SCORE_WEIGHTS = (-3.398, 1.362, 1.362)
-DEFAULT_MIN_FACE_SCORE = 0.839
+Calibration = tuple[tuple[float, float, float], float]  # (bias, w_detector, w_points), threshold
+
+# detector -> its calibration; from `python benchmarks/filters_face_score.py --fit --detector NAME`
+CALIBRATIONS: dict[str, Calibration] = {
+    "mtcnn": ((-3.398, 1.362, 1.362), 0.839),
+    "retinaface": ((-1.917, 0.595, 1.040), 0.588),
+    "ultralight_slim": ((1.140, -0.109, 2.829), 0.417),
+}
+# `min_face_score` as a default argument: each detector's own chosen threshold
+DEFAULT_MIN_FACE_SCORE = "auto"
 
 _CLIP = 1e-4  # scores are clipped to [_CLIP, 1 - _CLIP] before their log-odds
 
 
-def face_score(face: Any, weights: Sequence[float] = FACE_SCORE_WEIGHTS) -> float:
+def calibration(detector: str | None = None) -> Calibration:
+    """The calibration of detector `detector` (a registry name; None: the default detector's).
+    A detector without one of its own uses the default detector's, or the first there is."""
+    from ..inference.detectors import DEFAULT_DETECTOR
+
+    for name in (detector, DEFAULT_DETECTOR):
+        if name in CALIBRATIONS:
+            return CALIBRATIONS[name]
+    return next(iter(CALIBRATIONS.values()))
+
+
+def face_score(face: Any, detector: str | None = None) -> float:
     """The chance in [0, 1] that `face` (anything with `score`, the detector's, and
-    `landmark_score`) is a real face. A face given by its box (no detector score) counts as
-    surely detected; one without point confidences is judged by its detector score alone,
-    with the landmark term at even odds."""
-    bias, w_det, w_points = (float(w) for w in weights)
+    `landmark_score`) is a real face, by `detector`'s calibration. A face given by its box (no
+    detector score) counts as surely detected; one without point confidences is judged by its
+    detector score alone, with the landmark term at even odds."""
+    (bias, w_det, w_points), _ = calibration(detector)
     det = _log_odds(getattr(face, "score", float("nan")), missing=1.0 - _CLIP)
     points = _log_odds(getattr(face, "landmark_score", float("nan")), missing=0.5)
     z = bias + w_det * det + w_points * points
     return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
-def filterable(faces: Sequence[Any], min_score: float | None = DEFAULT_MIN_FACE_SCORE) -> list:
-    """The faces whose `face_score` reaches `min_score` (None: all of them), order kept."""
+def filterable(
+    faces: Sequence[Any],
+    min_score: float | str | None = DEFAULT_MIN_FACE_SCORE,
+    detector: str | None = None,
+) -> list:
+    """The faces whose `face_score` reaches `min_score` ("auto": `detector`'s chosen threshold;
+    None: every face), order kept."""
     if min_score is None:
         return list(faces)
-    return [f for f in faces if face_score(f) >= float(min_score)]
+    threshold = calibration(detector)[1] if min_score == "auto" else float(min_score)
+    return [f for f in faces if face_score(f, detector) >= threshold]
+
+
+def detector_name(landmarker: Any) -> str | None:
+    """The registry name of a landmarker's detector (None when it has none or it is not named)."""
+    det = getattr(landmarker, "_detector", None) or getattr(landmarker, "detector", None)
+    name = getattr(det, "name", None)
+    return name if isinstance(name, str) else None
 
 
 def _log_odds(value: Any, missing: float) -> float:

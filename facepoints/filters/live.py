@@ -25,7 +25,7 @@ LIVE_FILTERS = ("sunglasses", "crown", "moustache", "dog", "clown", "lipstick", 
 # the detector runs on every this many frames (and when a face is lost); in between each face's
 # box comes from its points of the frame before, as the server's FaceTracker does
 LIVE_DETECT_EVERY = 10
-_VERSION = 2  # bump when what is written changes
+_VERSION = 3  # bump when what is written changes
 _LOCK = threading.Lock()
 
 
@@ -57,7 +57,7 @@ def _build(root: Path, model: str) -> None:
     from ..schemes import get_scheme
     from . import mesh
     from .base import FADED_OPACITY, UNSURE_FADE, get_filter
-    from .face_score import DEFAULT_MIN_FACE_SCORE, FACE_SCORE_WEIGHTS
+    from .face_score import calibration
 
     (root / "art").mkdir(parents=True, exist_ok=True)
     detector = create_detector(LIVE_DETECTOR, min_size=40)
@@ -86,6 +86,7 @@ def _build(root: Path, model: str) -> None:
             entry.update(radius=float(f.radius), strength=float(f.strength))
         filters.append(entry)
 
+    weights, threshold = calibration(LIVE_DETECTOR)
     pts, tris = mesh._canonical()
     bm = detector.box_map
     manifest = {
@@ -136,7 +137,7 @@ def _build(root: Path, model: str) -> None:
         },
         "fade": list(UNSURE_FADE),
         "faded_opacity": FADED_OPACITY,
-        "face_score": {"weights": list(FACE_SCORE_WEIGHTS), "threshold": DEFAULT_MIN_FACE_SCORE},
+        "face_score": {"weights": list(weights), "threshold": threshold},
         "filters": filters,
     }
     atomic_write_bytes(root / "manifest.json", json.dumps(manifest).encode())

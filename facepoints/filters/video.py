@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..inference.tracking import DEFAULT_DETECT_EVERY
 from .base import apply_filters, list_filters, parse_filter_names
-from .face_score import DEFAULT_MIN_FACE_SCORE
+from .face_score import DEFAULT_MIN_FACE_SCORE, detector_name
 
 __all__ = ["filter_video", "check_preview"]
 
@@ -31,7 +31,8 @@ def filter_video(
     smoothing: bool = True,
     min_confidence: float | None = None,
     unsure: str = "skip",
-    min_face_score: float | None = DEFAULT_MIN_FACE_SCORE,
+    min_face_score: float | str | None = DEFAULT_MIN_FACE_SCORE,
+    detector: str | None = None,
 ) -> dict:
     """Apply `filters` to every face of every frame of `source` (a video file or a camera index),
     through `process_video`'s frame loop with the filters as its render hook.
@@ -40,13 +41,15 @@ def filter_video(
     temporary file, renamed when the stream ends, breaks or is interrupted). show: a live window
     (`check_preview` says whether one can open); keys 1-9 switch to the n-th filter of
     `list_filters()` alone, 0 to none, the space bar back to `filters`, ESC or q quit.
-    min_confidence, unsure, min_face_score: as `apply_filters` takes them.
+    min_confidence, unsure, min_face_score, detector: as `apply_filters` takes them (detector
+    None: the landmarker's own detector).
 
     Returns a summary: source, frames, faces (total over frames), processing_fps, seconds, size,
     stopped ("end", "max_frames", "user", "interrupted"), out_path."""
     from ..inference.video import process_video
 
     chosen = parse_filter_names(filters)
+    detector = detector or detector_name(landmarker)
     if show:
         check_preview()
     menu = list_filters()
@@ -54,7 +57,7 @@ def filter_video(
 
     def render(frame_bgr: np.ndarray, faces: list) -> np.ndarray:
         rgb = np.ascontiguousarray(frame_bgr[..., ::-1])
-        drawn = apply_filters(rgb, faces, current, min_confidence, unsure, min_face_score)
+        drawn = apply_filters(rgb, faces, current, min_confidence, unsure, min_face_score, detector)
         out = np.ascontiguousarray(_fit(drawn, (frame_bgr.shape[1], frame_bgr.shape[0]))[..., ::-1])
         return _caption(out, current, menu) if show else out
 

@@ -237,13 +237,14 @@ def create_app(
             return rgb.shape, _detect(pick(model), rgb, cfg)
 
         shape, faces = await pool.run(work, large=_is_large(data, cfg))
-        from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, face_score
+        from ..filters.face_score import calibration, detector_name, face_score
 
+        det = detector_name(pick(model))
         return {
             "width": int(shape[1]),
             "height": int(shape[0]),
-            "faces": [{**f.to_dict(), "face_score": round(face_score(f), 4)} for f in faces],
-            "min_face_score": DEFAULT_MIN_FACE_SCORE,
+            "faces": [{**f.to_dict(), "face_score": round(face_score(f, det), 4)} for f in faces],
+            "min_face_score": calibration(det)[1],
             "ms": round((time.perf_counter() - started) * 1e3, 1),
         }
 
@@ -288,7 +289,7 @@ def create_app(
             names = parse_filter_names(filters)
         except ConfigError as e:
             return JSONResponse({"error": str(e)}, 400)
-        from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, filterable
+        from ..filters.face_score import DEFAULT_MIN_FACE_SCORE, detector_name, filterable
 
         chosen = pick.for_filters() if model is None else model
         pick.check(chosen)
@@ -300,7 +301,8 @@ def create_app(
 
         def work():
             rgb = _decode(data, cfg)
-            faces = filterable(_detect(pick(chosen), rgb, cfg), gate)
+            lm = pick(chosen)
+            faces = filterable(_detect(lm, rgb, cfg), gate, detector_name(lm))
             drawn = apply_filters(rgb, faces, names, min_confidence, unsure, None)
             return _encode(drawn, png, q), len(faces)
 
