@@ -48,6 +48,12 @@ def _cases(tmp: str, data: str) -> list[tuple[list[str], int, str]]:
         (["eval-confidence", "cuhk5-resnt", "--data-root", data, "-o", tmp], USAGE, mean_model),
         (["export", "cuhk5-resnt", "-o", f"{tmp}/m.onnx"], USAGE, mean_model),
         (["data", "stats", "--dataset", "cuhkk", "-o", tmp], USAGE, "did you mean 'cuhk5'"),
+        (["train", "--dataset", "cuhkk", "--out", f"{tmp}/t2"], USAGE, "did you mean 'cuhk5'"),
+        (
+            ["eval", "cuhk5-resnet", "--dataset", "cuhkk", "--data-root", data, "-o", tmp],
+            USAGE,
+            "did you mean 'cuhk5'",
+        ),
         (["models", "--bogus"], USAGE, "unrecognized arguments"),
         (["predictt"], USAGE, "did you mean 'predict'"),
         (["predict", "--demo", "--model", f"{tmp}/missing.safetensors", "-o", tmp], 6, "missing"),
