@@ -156,14 +156,36 @@ def fit_confidence(
     net = loaded.model.eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    parts = training_split(loaded, data_root=data_root, **(split_overrides or {}))
-    scheme = loaded.scheme
-    _check_schemes(scheme, parts.train.scheme, loaded.name)
     train_cfg = loaded.metadata.get("train_config") or {}
     augment = float(train_cfg.get("augment", 1.0) if cfg.augment is None else cfg.augment)
     flip = bool(train_cfg.get("flip", True))
     max_bad = float(train_cfg.get("max_bad_fraction", 0.0))
+    scheme = loaded.scheme
+    mixed = bool(train_cfg.get("mix")) and not split_overrides and data_root is None
+    if mixed:  # a model trained on several datasets: their own splits, points lifted
+        train_set, val_set, source = _mixed_sets(loaded, augment, flip, max_bad, cfg, progress)
+    else:
+        parts = training_split(loaded, data_root=data_root, **(split_overrides or {}))
+        _check_schemes(scheme, parts.train.scheme, loaded.name)
+        source = parts.source
+        from .data.dataset import LandmarkDataset
 
+        common = {"in_channels": net.in_channels, "margin": loaded.margin, "progress": progress}
+        train_set = LandmarkDataset(
+            parts.train,
+            net.input_size,
+            augment=augment,
+            flip=flip,
+            seed=cfg.seed,
+            max_bad=max_bad,
+            **common,
+        )
+        val_set = LandmarkDataset(parts.val, net.input_size, max_bad=max_bad, **common)
+        if len(train_set) == 0 or len(val_set) == 0:
+            raise DataError(
+                parts.source["dataset"],
+                f"{len(train_set)} training and {len(val_set)} validation faces: need both",
+            )
     device = next(net.parameters()).device
     with torch.no_grad():
         x0 = torch.zeros(1, net.in_channels, net.input_size, net.input_size, device=device)
@@ -178,25 +200,6 @@ def fit_confidence(
         kernel=cfg.kernel,
     ).to(device)
 
-    from .data.dataset import LandmarkDataset
-
-    common = {"in_channels": net.in_channels, "margin": loaded.margin, "progress": progress}
-    train_set = LandmarkDataset(
-        parts.train,
-        net.input_size,
-        augment=augment,
-        flip=flip,
-        seed=cfg.seed,
-        max_bad=max_bad,
-        **common,
-    )
-    val_set = LandmarkDataset(parts.val, net.input_size, max_bad=max_bad, **common)
-    if len(train_set) == 0 or len(val_set) == 0:
-        raise DataError(
-            parts.source["dataset"],
-            f"{len(train_set)} training and {len(val_set)} validation faces: need both",
-        )
-
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -208,12 +211,12 @@ def fit_confidence(
     for epoch in range(cfg.epochs):
         train_set.set_epoch(1000 + epoch)  # other augmentations than the model's own epochs
         total, count = 0.0, 0
-        for batch in _batches(train_set, cfg.batch_size, rng.permutation(len(train_set))):
-            x, target = batch[0].to(device), batch[1].to(device)
+        for batch in _batches(train_set, cfg.batch_size, _order(train_set, rng, cfg.seed, epoch)):
+            x = batch["x"].to(device)
             with torch.no_grad():
                 features = net.backbone(x)
                 outputs = net.head(features)
-            err, ok = _errors(outputs["points"], target, parts.train.scheme, scheme)
+            err, ok = _batch_errors(outputs["points"], batch, train_set, scheme)
             log_scale = head.log_scale(features, outputs)
             # exponential NLL of the error: minimised where exp(log_scale) = E[error]
             nll = (log_scale + err / log_scale.exp())[ok]
@@ -234,29 +237,33 @@ def fit_confidence(
 
     z, err = [], []
     with torch.no_grad():
-        for x, target in _batches(val_set, cfg.batch_size, np.arange(len(val_set))):
-            x, target = x.to(device), target.to(device)
+        for batch in _batches(val_set, cfg.batch_size, np.arange(len(val_set))):
+            x = batch["x"].to(device)
             features = net.backbone(x)
             outputs = net.head(features)
-            e, _ = _errors(outputs["points"], target, parts.val.scheme, scheme)
+            e, ok = _batch_errors(outputs["points"], batch, val_set, scheme)
             z.append(-head.log_scale(features, outputs).cpu().numpy())
-            err.append(e.cpu().numpy())
+            err.append(np.where(ok.cpu().numpy(), e.cpu().numpy(), np.nan))
     z_val, e_val = np.concatenate(z).astype(np.float64), np.concatenate(err).astype(np.float64)
-    finite = np.isfinite(e_val).all(axis=1)
-    z_val, e_val = z_val[finite], e_val[finite]
-    good = e_val <= cfg.threshold
-    a, b = fit_platt(z_val, good)
+    known = np.isfinite(e_val)  # the labelled points of faces with a usable distance
+    faces = known.any(axis=1)
+    z_val, e_val, known = z_val[faces], e_val[faces], known[faces]
+    good = e_val[known] <= cfg.threshold
+    a, b = fit_platt(z_val[known], good)
     head.calibration.copy_(torch.tensor([a, b], dtype=head.calibration.dtype))
-    conf = 1.0 / (1.0 + np.exp(-(a * z_val + b)))
+    conf_all = 1.0 / (1.0 + np.exp(-(a * z_val + b)))
+    conf = conf_all[known]
+    face_conf = np.nanmean(np.where(known, conf_all, np.nan), axis=1)
+    face_err = np.nanmean(e_val, axis=1)
     validation = {
         "faces": int(len(e_val)),
-        "points": int(e_val.size),
-        "nme": float(e_val.mean()),
+        "points": int(known.sum()),
+        "nme": float(e_val[known].mean()),
         "bad_share": float(1 - good.mean()),
         "auroc": auroc(conf, ~good),
         "ece": expected_calibration_error(conf, good),
         "mean_confidence": float(conf.mean()),
-        "face_auroc": auroc(conf.mean(axis=1), e_val.mean(axis=1) > cfg.threshold),
+        "face_auroc": auroc(face_conf, face_err > cfg.threshold),
     }
     head.info = {
         "method": "LUVLi-style scale head (exponential NLL of the point error) on the frozen "
@@ -265,16 +272,16 @@ def fit_confidence(
         "norm": f"{scheme.name} normalising pair {list(map(list, scheme.norm_pair))}",
         "calibration": {"a": a, "b": b},
         "fitted_on": {
-            **parts.source,
+            **source,
             "part": "validation",
             "faces": len(val_set),
-            "digest": faces_digest(val_set.records),
+            "digest": _digest(val_set),
         },
         "head_trained_on": {
-            **parts.source,
+            **source,
             "part": "training",
             "faces": len(train_set),
-            "digest": faces_digest(train_set.records),
+            "digest": _digest(train_set),
             "augment": augment,
             **{k: v for k, v in asdict(cfg).items() if k not in ("threshold", "augment")},
             "seconds": round(time.perf_counter() - start, 1),
@@ -316,14 +323,92 @@ def _check_schemes(model_scheme, data_scheme, name: str) -> None:
 
 
 def _batches(dataset, size: int, order: np.ndarray):
+    """Batches of `dataset` in `order`: {"x", "points"} and, from a MixedDataset, "mask" (which
+    points are labelled) and "norm" (each face's own normalising distance, crop units)."""
     import torch
 
     for s in range(0, len(order), size):
         items = [dataset[int(i)] for i in order[s : s + size]]
-        yield (
-            torch.stack([it["image"] for it in items]),
-            torch.stack([it["points"] for it in items]),
-        )
+        batch = {
+            "x": torch.stack([it["image"] for it in items]),
+            "points": torch.stack([it["points"] for it in items]),
+        }
+        if "mask" in items[0]:
+            batch["mask"] = torch.stack([it["mask"] for it in items])
+            batch["norm"] = torch.tensor([it["norm"] for it in items], dtype=torch.float32)
+        yield batch
+
+
+def _batch_errors(pred, batch: dict, dataset, model_scheme):
+    """(B, K) point errors over each face's normalising distance and the (B, K) mask of points
+    they are known for."""
+    import torch
+
+    target = batch["points"].to(pred.device)
+    if "mask" not in batch:
+        return _errors(pred, target, dataset.records.scheme, model_scheme)
+    norm = batch["norm"].to(pred.device)
+    mask = batch["mask"].to(pred.device) & (norm > 1e-6)[:, None]
+    err = torch.linalg.norm(pred.float() - target.float(), dim=-1) / norm.clamp_min(1e-6)[:, None]
+    return err, mask
+
+
+def _order(dataset, rng: np.random.Generator, seed: int, epoch: int) -> np.ndarray:
+    """One epoch's face order: a permutation, or for a mixture its datasets by their weights."""
+    weights = getattr(dataset, "weights", None)
+    if weights is None:
+        return rng.permutation(len(dataset))
+    from .data.mixture import epoch_order
+
+    return epoch_order(dataset.sizes(), weights, len(dataset), seed, 1000 + epoch).numpy()
+
+
+def _digest(dataset) -> str:
+    parts = getattr(dataset, "parts", None)
+    if parts is None:
+        return faces_digest(dataset.records)
+    return "+".join(faces_digest(p.records) for p in parts)
+
+
+def _mixed_sets(loaded, augment: float, flip: bool, max_bad: float, cfg, progress: bool):
+    """(training MixedDataset, validation MixedDataset, source) of a model trained on a mix,
+    rebuilt from its saved training config as the training run split each dataset."""
+    from .data import read_dataset
+    from .data.dataset import LandmarkDataset
+    from .data.mixture import MixedDataset, parse_mix
+
+    tc = loaded.metadata["train_config"]
+    net = loaded.model
+    val_fraction, seed = float(tc.get("val_fraction", 0.1)), int(tc.get("seed", 0))
+    max_faces = tc.get("max_faces")
+    common = {"in_channels": net.in_channels, "margin": loaded.margin, "progress": progress}
+    parts = parse_mix(tc["mix"])
+    trains, vals = [], []
+    for part in parts:
+        records = read_dataset(part.dataset, part.split, part.data_root)
+        if max_faces and max_faces < len(records):  # as training.loop does
+            keep = np.random.default_rng(seed).permutation(len(records))[:max_faces]
+            records = records.subset(np.sort(keep))
+        tr, va = records.split(val_fraction, seed)
+        trains.append(
+            LandmarkDataset(
+                tr, net.input_size, augment=augment, flip=flip,
+                augment_kind=tc.get("augment_kind", "standard"), seed=cfg.seed, max_bad=max_bad,
+                **common,
+            )
+        )  # fmt: skip
+        vals.append(LandmarkDataset(va, net.input_size, max_bad=max_bad, **common))
+    train, val = MixedDataset(trains, loaded.scheme), MixedDataset(vals, loaded.scheme)
+    train.weights = [p.weight for p in parts]
+    source = {
+        "mix": {
+            p.label: {"dataset": p.dataset, "split": p.split, "weight": p.weight} for p in parts
+        },
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "max_faces": max_faces,
+    }
+    return train, val, source
 
 
 def _errors(pred, target, data_scheme, model_scheme):
