@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analysis_common import CACHE, read_set, write_table  # noqa: E402
 
 from facepoints.analysis import eye_openness, find_blinks  # noqa: E402
+from facepoints.analysis.eyes import eye_openness_from_image  # noqa: E402
 from facepoints.schemes import get_scheme  # noqa: E402
 
 FPS = 30.0
@@ -56,7 +57,8 @@ def close_eyes(rgb: np.ndarray, points68: np.ndarray) -> np.ndarray:
 
 
 def video_openness(lm, rgb: np.ndarray, box: np.ndarray, points68: np.ndarray, seed: int):
-    """Per-frame eye openness (both eyes' mean) of one synthetic video."""
+    """(frames, 2) eye openness (both eyes' mean) of one synthetic video: from the points, and
+    from the points and the eyes' patches."""
     from facepoints.inference.smoothing import make_smoother
 
     closed_img = close_eyes(rgb, points68)
@@ -66,7 +68,7 @@ def video_openness(lm, rgb: np.ndarray, box: np.ndarray, points68: np.ndarray, s
     rng = np.random.default_rng(seed)
     smoother = make_smoother(True)
     h, w = rgb.shape[:2]
-    out = np.zeros(FRAMES)
+    out = np.zeros((FRAMES, 2))  # eye openness from the points, and with the eye patches
     for f in range(FRAMES):
         dx, dy = rng.uniform(-1.5, 1.5, 2)
         m = np.array([[1.0, 0, dx], [0, 1.0, dy]])
@@ -77,7 +79,8 @@ def video_openness(lm, rgb: np.ndarray, box: np.ndarray, points68: np.ndarray, s
         pts = lm.landmarks(frame, (box + [dx, dy, dx, dy])[None])[0]
         iod = float(lm.scheme.norm_distance(pts))
         pts = smoother(pts, f / FPS, iod)
-        out[f] = eye_openness(pts, lm.scheme).mean()
+        out[f, 0] = eye_openness(pts, lm.scheme).mean()
+        out[f, 1] = eye_openness_from_image(frame, pts, lm.scheme).mean()
     return out
 
 
@@ -98,7 +101,7 @@ def score(series: list[np.ndarray], threshold: float) -> tuple[int, int, int]:
 
 
 def series_for(set_name: str, model: str, faces: int) -> list[np.ndarray]:
-    path = CACHE / f"blinks.{set_name}.{model}.{faces}.npy"
+    path = CACHE / f"blinks2.{set_name}.{model}.{faces}.npy"
     if path.is_file():
         return list(np.load(path))
     from facepoints import FaceLandmarker
@@ -124,20 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     train = series_for("300w_train", a.model, a.faces)
     test = series_for("300w_test", a.model, a.faces)
     lines = [
-        f"Blinks on synthetic videos of real 300-W faces, `{a.model}` points, One-Euro smoothing "
+        f"Blinks on synthetic videos of real 300-W faces ({a.faces} training and {a.faces} test "
+        f"faces, 3 blinks each), `{a.model}` points, One-Euro smoothing "
         f"(`python benchmarks/analysis_blinks.py --model {a.model} --faces {a.faces}`)",
         "",
-        "| threshold | train: found | train: false | test: found | test: false |",
-        "|--:|--:|--:|--:|--:|",
     ]
-    best = None
-    for t in THRESHOLDS:
-        ftr, ntr, xtr = score(train, t)
-        fte, nte, xte = score(test, t)
-        lines.append(f"| {t:.2f} | {ftr}/{ntr} | {xtr} | {fte}/{nte} | {xte} |")
-        if best is None or ftr - xtr > best[1]:
-            best = (t, ftr - xtr)
-    lines += ["", f"Chosen on the training faces' videos: threshold {best[0]:.2f}" if best else ""]
+    for k, name in enumerate(("from the points", "from the points and the eye patches")):
+        lines += [
+            f"Eye openness {name}:",
+            "",
+            "| threshold | train: found | train: false | test: found | test: false |",
+            "|--:|--:|--:|--:|--:|",
+        ]
+        best = None
+        for t in THRESHOLDS:
+            ftr, ntr, xtr = score([s[:, k] for s in train], t)
+            fte, nte, xte = score([s[:, k] for s in test], t)
+            lines.append(f"| {t:.2f} | {ftr}/{ntr} | {xtr} | {fte}/{nte} | {xte} |")
+            if best is None or ftr - xtr > best[1]:
+                best = (t, ftr - xtr)
+        lines += ["", f"Chosen on the training faces' videos: threshold {best[0]:.2f}", ""]
     text = "\n".join(lines) + "\n"
     print(text)
     print(f"wrote {write_table('blinks', text)}")

@@ -251,3 +251,29 @@ def test_face_carries_its_analysis():
     info = describe(face, rgb)  # the photo's camera, and the eyes' patches
     assert abs(info["pose"]["yaw"] - face.pose.yaw) < 5
     assert all(0.5 < info["openness"][k] < 1.5 for k in ("left_eye", "right_eye"))
+
+
+def test_blinks_in_a_synthetic_video_of_a_real_photo():
+    """The whole chain (model, One-Euro smoothing, eye patches, BlinkDetector) on the video that
+    benchmarks/analysis_blinks.py makes: a real photo, jittered, with the eyes painted shut for
+    blinks of 2, 4 and 8 frames and a 15-frame closure that is not a blink."""
+    import importlib.util
+    from pathlib import Path
+
+    from facepoints import FaceLandmarker
+    from facepoints.analysis.blinks import DEFAULT_THRESHOLD
+    from facepoints.inference.demo import demo_image
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "analysis_blinks.py"
+    spec = importlib.util.spec_from_file_location("analysis_blinks", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rgb, _ = demo_image()
+    lm = FaceLandmarker(model="dense68", threads=1, refine=True)
+    face = lm.detect(rgb)[0]
+    series = bench.video_openness(lm, rgb, face.box, face.landmarks, seed=0)
+    found = find_blinks(series[:, 1], threshold=DEFAULT_THRESHOLD)
+    truth = bench.CLOSED["blinks"]
+    assert len(found) == len(truth)
+    for b, (start, n) in zip(found, truth, strict=True):
+        assert abs(b.start - start) <= 1 and 1 <= b.frames <= n + 2

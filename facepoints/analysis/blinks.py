@@ -23,12 +23,14 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Blink", "BlinkDetector", "find_blinks", "DEFAULT_THRESHOLD"]
+__all__ = ["Blink", "BlinkDetector", "find_blinks", "DEFAULT_THRESHOLD", "POINTS_THRESHOLD"]
 
 # closed: openness below this fraction of the baseline, chosen by benchmarks/analysis_blinks.py on
-# synthetic blinks of 300-W training faces with dense68, whose eyelids close only 10-25% on a
-# painted-shut eye: a model with sharper eyelids should choose again
-DEFAULT_THRESHOLD = 0.97
+# synthetic blinks of 300-W training faces with dense68: for eye openness read from the points and
+# the eye patches (`face_eyes(face, image)`), and from the points alone, whose eyelids close only
+# 10-25% on a painted-shut eye (a model with sharper eyelids should choose again)
+DEFAULT_THRESHOLD = 0.88
+POINTS_THRESHOLD = 0.97
 _REOPEN = 0.25  # hysteresis: open again above threshold + this share of the gap up to the baseline
 
 
@@ -55,7 +57,8 @@ class BlinkDetector:
     """Blinks of one face over frames, online: `update(openness, frame)` returns a `Blink` once the
     eyes are open again (`reopen_frames` frames) after 1..`max_frames` closed frames, else None.
 
-    threshold: closed below this fraction of the baseline. min_frames, max_frames: a closure's
+    threshold: closed below this fraction of the baseline (`DEFAULT_THRESHOLD` suits openness
+    read with the eye patches; `POINTS_THRESHOLD` openness from the points alone). min_frames, max_frames: a closure's
     length to count as a blink. baseline_frames: how many recent frames the baseline (their
     median) is taken over; the first `warmup` frames only start the baseline. reopen_frames: a
     closure ends after this many open frames in a row (a blink is reported then)."""

@@ -20,8 +20,10 @@ __all__ = ["TrackBlinks", "analyse_video"]
 
 
 class TrackBlinks:
-    """A `BlinkDetector` per track id: `update(faces, frame)` returns the (track id, Blink) pairs
-    that ended on this frame. Faces need `landmarks`, `scheme` and `track_id` (`TrackedFace`)."""
+    """A `BlinkDetector` per track id: `update(faces, frame, image)` returns the (track id, Blink)
+    pairs that ended on this frame. Faces need `landmarks`, `scheme` and `track_id`
+    (`TrackedFace`); `options` go to each `BlinkDetector` (the threshold by default suits how
+    openness is read: with the frame's eye patches, or from the points alone)."""
 
     def __init__(self, **options: Any):
         self.options = options
@@ -34,13 +36,17 @@ class TrackBlinks:
         from . import face_eyes
 
         out = []
+        from .blinks import DEFAULT_THRESHOLD, POINTS_THRESHOLD
+
+        options = {"threshold": DEFAULT_THRESHOLD if image is not None else POINTS_THRESHOLD}
+        options.update(self.options)
         for face in faces:
             tid = int(getattr(face, "track_id", -1))
             eyes = face_eyes(face, image)
             if eyes is None:
                 continue  # a scheme without eye outlines: no blinks
             value = float(np.mean(eyes))
-            det = self.detectors.setdefault(tid, BlinkDetector(**self.options))
+            det = self.detectors.setdefault(tid, BlinkDetector(**options))
             blink = det.update(value, frame)
             if blink is not None:
                 self.counts[tid] = self.counts.get(tid, 0) + 1
