@@ -28,18 +28,17 @@ def run_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     if int(os.environ.get("RANK", "0") or 0) != 0:
         yield out
         return
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"{out}: cannot create the run folder ({e.strerror or e})") from None
     lock = FileLock(out / LOCK_NAME, timeout=0)
     try:
+        out.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise BusyError(
             f"{out} is being written by another training; wait for it to end or choose another "
             "--out"
         ) from None
+    except OSError as e:
+        raise ConfigError(f"{out}: cannot write the run folder ({e.strerror or e})") from None
     try:
         yield out
     finally:
