@@ -33,7 +33,6 @@ Calibration = tuple[tuple[float, float, float], float]  # (bias, w_detector, w_p
 CALIBRATIONS: dict[str, Calibration] = {
     "mtcnn": ((-3.398, 1.362, 1.362), 0.839),
     "retinaface": ((-1.917, 0.595, 1.040), 0.588),
-    "ultralight_slim": ((1.140, -0.109, 2.829), 0.417),
 }
 # `min_face_score` as a default argument: each detector's own chosen threshold
 DEFAULT_MIN_FACE_SCORE = "auto"

@@ -18,14 +18,16 @@ import numpy as np
 
 __all__ = ["live_assets", "LIVE_DETECTOR", "LIVE_FILTERS", "ART_UNIT"]
 
-LIVE_DETECTOR = "ultralight_slim"  # the fastest single-shot detector: one pass, easy to decode
+# the default detector (single-shot: one pass, decoded here and in the page alike); it runs on one
+# frame in LIVE_DETECT_EVERY only, and its face score is calibrated (face_score.CALIBRATIONS)
+LIVE_DETECTOR = "retinaface"
 ART_UNIT = 160  # artwork pixels per face unit in the PNGs (faces up to ~300 px across stay sharp)
 # the filters the page draws itself; others (align) send frames to the server
 LIVE_FILTERS = ("sunglasses", "crown", "moustache", "dog", "clown", "lipstick", "big_eyes")
 # the detector runs on every this many frames (and when a face is lost); in between each face's
 # box comes from its points of the frame before, as the server's FaceTracker does
 LIVE_DETECT_EVERY = 10
-_VERSION = 3  # bump when what is written changes
+_VERSION = 5  # bump when what is written changes
 _LOCK = threading.Lock()
 
 
@@ -56,7 +58,7 @@ def _build(root: Path, model: str) -> None:
     from ..models.pretrained import resolve_model
     from ..schemes import get_scheme
     from . import mesh
-    from .base import FADED_OPACITY, UNSURE_FADE, get_filter
+    from .base import _LIT_FACE, FADED_OPACITY, UNSURE_FADE, get_filter
     from .face_score import calibration
 
     (root / "art").mkdir(parents=True, exist_ok=True)
@@ -136,6 +138,7 @@ def _build(root: Path, model: str) -> None:
             },
         },
         "fade": list(UNSURE_FADE),
+        "lit_face": _LIT_FACE,
         "faded_opacity": FADED_OPACITY,
         "face_score": {"weights": list(weights), "threshold": threshold},
         "filters": filters,

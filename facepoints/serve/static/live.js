@@ -45,7 +45,7 @@
     }
     engine = {
       ort, manifest, det, lm, art, anchors: new Map(), tracks: [], count: 0,
-      frame: canvas(), work: canvas(), crop: canvas(), out: null, scratch: canvas(),
+      frame: canvas(), work: canvas(), crop: canvas(), scratch: canvas(), layer: canvas(),
     };
     return engine;
   }
@@ -297,8 +297,47 @@
 
   // --- filters ----------------------------------------------------------------------------------
 
+  // the face's brightness against a well-lit face, bounded (base.light_gain, without the colour
+  // cast: a canvas filter scales all channels alike)
+  function lightGain(e, f) {
+    const pts = f.points.slice(0, 27);
+    const W = e.frame.canvas.width, H = e.frame.canvas.height;
+    const x0 = Math.max(0, Math.floor(Math.min(...pts.map((p) => p[0]))));
+    const y0 = Math.max(0, Math.floor(Math.min(...pts.map((p) => p[1]))));
+    const x1 = Math.min(W, Math.ceil(Math.max(...pts.map((p) => p[0]))));
+    const y1 = Math.min(H, Math.ceil(Math.max(...pts.map((p) => p[1]))));
+    if (x1 - x0 < 2 || y1 - y0 < 2) return 1;
+    const px = e.frame.ctx.getImageData(x0, y0, x1 - x0, y1 - y0).data;
+    let sum = 0, n = 0;
+    for (let i = 0; i < px.length; i += 16) {
+      sum += 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+      n += 1;
+    }
+    const level = sum / Math.max(n, 1) / 255;
+    return Math.max(0.55, Math.min(1.1, Math.sqrt(level / e.manifest.lit_face)));
+  }
+
   function drawOverlay(e, ctx, f, spec, mesh) {
     const a = e.art.get(spec.name);
+    const layer = e.layer;
+    if (layer.canvas.width !== ctx.canvas.width || layer.canvas.height !== ctx.canvas.height) {
+      layer.canvas.width = ctx.canvas.width;
+      layer.canvas.height = ctx.canvas.height;
+    }
+    const lctx = layer.ctx;
+    let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
+    for (const t of a.tris) {
+      for (const i of t) {
+        const [x, y] = mesh.points[i];
+        bx0 = Math.min(bx0, x); by0 = Math.min(by0, y); bx1 = Math.max(bx1, x); by1 = Math.max(by1, y);
+      }
+    }
+    bx0 = Math.max(0, Math.floor(bx0) - 2); by0 = Math.max(0, Math.floor(by0) - 2);
+    bx1 = Math.min(ctx.canvas.width, Math.ceil(bx1) + 2);
+    by1 = Math.min(ctx.canvas.height, Math.ceil(by1) + 2);
+    if (bx1 <= bx0 || by1 <= by0) return;
+    lctx.setTransform(1, 0, 0, 1, 0, 0);
+    lctx.clearRect(bx0, by0, bx1 - bx0, by1 - by0);
     const [lo, hi] = e.manifest.fade;
     const canon = e.manifest.mesh.points;
     const toArt = ([x, y]) => [x * spec.unit + spec.origin[0], y * spec.unit + spec.origin[1]];
@@ -313,20 +352,24 @@
       if (!m) continue;
       // the triangle grown by half a pixel, so neighbours meet without a seam
       const cx = (dst[0][0] + dst[1][0] + dst[2][0]) / 3, cy = (dst[0][1] + dst[1][1] + dst[2][1]) / 3;
-      ctx.save();
-      ctx.beginPath();
+      lctx.save();
+      lctx.beginPath();
       dst.forEach(([x, y], j) => {
         const l = Math.hypot(x - cx, y - cy) || 1;
         const px = x + ((x - cx) / l) * 0.5, py = y + ((y - cy) / l) * 0.5;
-        if (j) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+        if (j) lctx.lineTo(px, py); else lctx.moveTo(px, py);
       });
-      ctx.closePath();
-      ctx.clip();
-      ctx.globalAlpha = alpha;
-      ctx.setTransform(...m);
-      ctx.drawImage(a.bitmap, 0, 0);
-      ctx.restore();
+      lctx.closePath();
+      lctx.clip();
+      lctx.globalAlpha = alpha;
+      lctx.setTransform(...m);
+      lctx.drawImage(a.bitmap, 0, 0);
+      lctx.restore();
     }
+    ctx.save();
+    ctx.filter = `brightness(${lightGain(e, f).toFixed(3)})`;
+    ctx.drawImage(layer.canvas, bx0, by0, bx1 - bx0, by1 - by0, bx0, by0, bx1 - bx0, by1 - by0);
+    ctx.restore();
   }
 
   function drawLipstick(ctx, f, spec) {
