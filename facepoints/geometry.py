@@ -79,12 +79,12 @@ def crop_matrix(
 def crop_matrices(boxes: np.ndarray, out_size: int, margin: float = 0.0) -> np.ndarray:
     """`crop_matrix` (no rotation, shift or flip) of every box (N, 4) at once: (N, 2, 3) float64,
     the same numbers as calling it box by box."""
-    c, s = box_center_size(np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    side = np.maximum(s.max(axis=1) * (1.0 + margin), 1e-3)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    side = np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * (1.0 + margin), 1e-3)
     scale = out_size / side
-    m = np.zeros((len(scale), 2, 3))
+    m = np.zeros((len(b), 2, 3))
     m[:, 0, 0] = m[:, 1, 1] = scale
-    m[:, :, 2] = (out_size - 1) / 2 - scale[:, None] * c
+    m[:, :, 2] = (out_size - 1) / 2 - scale[:, None] * (b[:, :2] + b[:, 2:]) / 2
     return m
 
 

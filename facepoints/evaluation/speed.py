@@ -11,7 +11,10 @@ Columns (medians; sources interleaved call by call, so background load hits all 
 - video fps: a `FaceTracker` over 640x480 frames of one moving face (detector every 30 frames).
 
 Models run as users get them: the default backend (ONNX Runtime where installed) and refine
-choice; `backend` forces one."""
+choice; `backend` forces one. With one thread all the work runs on the calling thread, so the
+default clock is that thread's CPU time (`time.thread_time`): the cost of the work itself, which a
+busy machine hardly changes; clock="wall" takes wall-clock time instead (the two agree on a quiet
+machine)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from ..schemes import Scheme
 __all__ = ["DEFAULT_SPEED_PEERS", "run_speed", "format_speed", "speed_photo", "speed_video"]
 
 DEFAULT_SPEED_PEERS = ("dlib68", "mtcnn-onet")
+_CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
 _W, _H = 640, 480
 _BATCH = 32
 _DETECT_EVERY = 30
@@ -41,6 +45,7 @@ def run_speed(
     photo_repeats: int = 20,
     frames: int = 150,
     backend: str = "auto",
+    clock: str = "cpu",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """One row per source (each model in `models`, then each installed peer) with ms_b1,
@@ -55,6 +60,9 @@ def run_speed(
     from ..io import load_image
     from ..peers import PEERS, sample_faces
 
+    if clock not in _CLOCKS:
+        raise ConfigError(f"clock must be one of {', '.join(_CLOCKS)}, not {clock!r}")
+    now = _CLOCKS[clock]
     if faces < _BATCH:
         raise ConfigError(f"--speed needs at least {_BATCH} faces, got {faces}")
     old = torch.get_num_threads(), cv2.getNumThreads()
@@ -77,16 +85,15 @@ def run_speed(
                 _say(f"{name}: not installed ({cls.install_hint}); left out")
         rows = [{"source": s.name, "kind": s.kind} for s in sources]
         _say_if(progress, f"batch 1: {len(images)} faces x {len(sources)} sources")
-        _merge(rows, "ms_b1", _time_batch1(sources, images, recs.boxes))
-        _merge(rows, "ms_b32", _time_batch32(sources, images, recs.boxes))
+        _merge(rows, "ms_b1", _time_batch1(sources, images, recs.boxes, now))
+        _merge(rows, "ms_b32", _time_batch32(sources, images, recs.boxes, now))
         _say_if(progress, "photos: 1 and 10 faces")
         for n in (1, 10):
             photo = speed_photo(images, recs.boxes, n)
-            _merge(rows, f"ms_photo{n}", _time_photo(sources, photo, photo_repeats))
+            _merge(rows, f"ms_photo{n}", _time_photo(sources, photo, photo_repeats, now))
         _say_if(progress, f"video: {frames} frames")
-        _merge(
-            rows, "video_fps", _time_video(sources, speed_video(images[0], recs.boxes[0], frames))
-        )
+        video = speed_video(images[0], recs.boxes[0], frames)
+        _merge(rows, "video_fps", _time_video(sources, video, now))
     finally:
         torch.set_num_threads(old[0])
         cv2.setNumThreads(old[1])
@@ -95,7 +102,7 @@ def run_speed(
         for key in ("ms_b1", "ms_b32", "ms_photo1", "ms_photo10"):
             r[f"vs_dlib_{key[3:]}"] = dlib[key] / r[key] if dlib else float("nan")
         r["vs_dlib_video"] = r["video_fps"] / dlib["video_fps"] if dlib else float("nan")
-        r["faces"], r["frames"] = len(images), frames
+        r["faces"], r["frames"], r["clock"] = len(images), frames, clock
     return rows
 
 
@@ -184,12 +191,12 @@ class _PeerLandmarker:
         return self.peer.predict(rgb, np.asarray(found, np.float32).reshape(-1, 4))
 
 
-def _time_batch1(sources, images, boxes) -> list[float]:
+def _time_batch1(sources, images, boxes, now) -> list[float]:
     calls = [(lambda i, s=s: s.landmarker.landmarks(images[i], boxes[i : i + 1])) for s in sources]
-    return _interleaved(calls, range(len(images)), per=1)
+    return _interleaved(calls, range(len(images)), 1, now)
 
 
-def _time_batch32(sources, images, boxes) -> list[float]:
+def _time_batch32(sources, images, boxes, now) -> list[float]:
     starts = range(0, len(images) - _BATCH + 1, _BATCH)
 
     def call(s):
@@ -199,15 +206,15 @@ def _time_batch32(sources, images, boxes) -> list[float]:
             images[i : i + _BATCH], boxes=[boxes[j : j + 1] for j in range(i, i + _BATCH)]
         )
 
-    return _interleaved([call(s) for s in sources], starts, per=_BATCH)
+    return _interleaved([call(s) for s in sources], starts, _BATCH, now)
 
 
-def _time_photo(sources, photo: np.ndarray, repeats: int) -> list[float]:
+def _time_photo(sources, photo: np.ndarray, repeats: int, now) -> list[float]:
     calls = [(lambda _, s=s: s.landmarker.detect(photo)) for s in sources]
-    return _interleaved(calls, range(repeats), per=1)
+    return _interleaved(calls, range(repeats), 1, now)
 
 
-def _time_video(sources, frames: list[np.ndarray]) -> list[float]:
+def _time_video(sources, frames: list[np.ndarray], now) -> list[float]:
     """Frames per second of a FaceTracker per source, the sources taking turns frame by frame."""
     from ..inference.tracking import FaceTracker
 
@@ -218,13 +225,13 @@ def _time_video(sources, frames: list[np.ndarray]) -> list[float]:
     total = [0.0] * len(trackers)
     for f in frames:
         for k, tr in enumerate(trackers):
-            t0 = time.perf_counter()
+            t0 = now()
             tr.update(f, color="bgr")
-            total[k] += time.perf_counter() - t0
+            total[k] += now() - t0
     return [len(frames) / t for t in total]
 
 
-def _interleaved(calls: list[Callable[[int], Any]], items, per: int) -> list[float]:
+def _interleaved(calls: list[Callable[[int], Any]], items, per: int, now) -> list[float]:
     """Median ms per `per` faces of each call over `items`, calls taking turns item by item
     after one warm-up round."""
     items = list(items)
@@ -233,9 +240,9 @@ def _interleaved(calls: list[Callable[[int], Any]], items, per: int) -> list[flo
     laps: list[list[float]] = [[] for _ in calls]
     for i in items:
         for c, lap in zip(calls, laps, strict=True):
-            t0 = time.perf_counter()
+            t0 = now()
             c(i)
-            lap.append((time.perf_counter() - t0) * 1e3 / per)
+            lap.append((now() - t0) * 1e3 / per)
     return [statistics.median(lap) for lap in laps]
 
 
