@@ -300,24 +300,37 @@ def _tune(names: list[str], args) -> int:
                     extra += len(boxes) - int((m >= 0).sum())
                 cells.append(f"{found / faces:.4f} / {extra / len(runs):.2f}")
             print(f"| {name} | {set_name} | " + " | ".join(cells) + " |")
-        found = np.zeros(len(THRESHOLDS))
-        extra = np.zeros(len(THRESHOLDS))
-        faces = 0
-        for canvas, ref in mosaics:
-            dets = det.detect(canvas)
-            boxes = np.array([d.box for d in dets], np.float32).reshape(-1, 4)
-            scores = np.array([d.score for d in dets])
-            faces += len(ref)
-            for k, t in enumerate(THRESHOLDS):
-                m = match_faces(boxes[scores >= t], ref)
-                found[k] += (m >= 0).sum()
-                extra[k] += int((scores >= t).sum()) - int((m >= 0).sum())
-        cells = [
-            f"{f / faces:.4f} / {e / len(mosaics):.2f}" for f, e in zip(found, extra, strict=True)
-        ]
-        print(f"| {name} | small faces ({faces}) | " + " | ".join(cells) + " |")
+        # the light detectors: also the input scale (`window`: the size, px, a min_size face
+        # has for the network), which matters for small faces only
+        windows = (16, 20, 24, 32) if hasattr(det, "long_side") else (None,)
+        default_window = getattr(det, "window", None)
+        for window in windows:
+            if window is not None:
+                det.window = window
+            cells = _small_face_cells(det, mosaics)
+            label = "" if window is None else f", window {window}"
+            label += " (default)" if window is not None and window == default_window else ""
+            faces = sum(len(ref) for _, ref in mosaics)
+            print(f"| {name} | small faces ({faces}{label}) | " + " | ".join(cells) + " |")
     print("\ncells: recall / extra detections per photo at each score threshold")
     return 0
+
+
+def _small_face_cells(det, mosaics) -> list[str]:
+    """Recall / extras per mosaic at each of THRESHOLDS, for `det` on the mosaics."""
+    found = np.zeros(len(THRESHOLDS))
+    extra = np.zeros(len(THRESHOLDS))
+    faces = 0
+    for canvas, ref in mosaics:
+        dets = det.detect(canvas)
+        boxes = np.array([d.box for d in dets], np.float32).reshape(-1, 4)
+        scores = np.array([d.score for d in dets])
+        faces += len(ref)
+        for k, t in enumerate(THRESHOLDS):
+            m = match_faces(boxes[scores >= t], ref)
+            found[k] += (m >= 0).sum()
+            extra[k] += int((scores >= t).sum()) - int((m >= 0).sum())
+    return [f"{f / faces:.4f} / {e / len(mosaics):.2f}" for f, e in zip(found, extra, strict=True)]
 
 
 def _small_face_mosaics(records, ref, seed: int, cell: int = 96, grid: int = 4):
