@@ -325,3 +325,15 @@ def test_cli_photos_videos_and_bad_inputs(capsys, tmp_path, tiny_model, cuhk_roo
     cap.release()
     assert "1 video" in stdout
     assert not list(out.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_align_keeps_every_face_in_rows_and_big_faces_sharp():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (900, 1400, 3), dtype=np.uint8)
+    small = [make_face(synthetic_points((150 + 200 * k, 200), iod=40)) for k in range(6)]
+    out = apply_filters(img, small, ["align"], min_face_score=None)
+    assert out.shape == (2 * 256, 4 * 256, 3)  # all six, four to a row
+    assert out[256:, 512:].max() == 0 and out[256:, :512].max() > 0  # two blank slots
+    big = make_face(synthetic_points((700, 450), iod=200))
+    out = apply_filters(img, [big], ["align"], min_face_score=None)
+    assert out.shape == (680, 680, 3)  # the face's own resolution: 3.4 eye distances

@@ -16,21 +16,40 @@ __all__ = ["Align", "aligned_faces", "ALIGN_EXTENT"]
 # the crop's window in face units (eye midpoint at 0, inter-ocular distance 1): the whole face,
 # brows to chin, with a little hair and background
 ALIGN_EXTENT = (-1.7, -1.45, 1.7, 1.95)
-_MAX_FACES = 8
+_PER_ROW = 4  # crops side by side; more faces make more rows
 
 
 @FILTERS.register("align")
 class Align(Filter):
+    """Every face with usable points, cropped upright; the crops in rows of `_PER_ROW`. The crop
+    side is `size` or, for larger faces, the largest face's own resolution (up to `max_size`),
+    so crops of big faces stay sharp."""
+
     name = "align"
     description = "face-aligned crops (eyes level), side by side"
     reframes = True
     size = 256
+    max_size = 1024
 
     def apply(self, image: np.ndarray, faces: Sequence[Any]) -> np.ndarray:
-        crops = aligned_faces(image, list(faces)[:_MAX_FACES], self.size)
+        faces = list(faces)
+        units = max(ALIGN_EXTENT[2] - ALIGN_EXTENT[0], ALIGN_EXTENT[3] - ALIGN_EXTENT[1])
+        side = self.size
+        for face in faces:
+            p5 = face_points5(face)
+            if p5 is not None:  # one face unit is the eye distance: keep it at least that sharp
+                iod = float(np.linalg.norm(p5[1] - p5[0]))
+                side = max(side, min(self.max_size, int(round(iod * units))))
+        crops = aligned_faces(image, faces, side)
         if not crops:
             return np.ascontiguousarray(image, dtype=np.uint8).copy()
-        return np.hstack(crops)
+        if len(crops) <= _PER_ROW:
+            return np.hstack(crops)
+        blank = np.zeros_like(crops[0])
+        crops += [blank] * (-len(crops) % _PER_ROW)
+        return np.vstack(
+            [np.hstack(crops[i : i + _PER_ROW]) for i in range(0, len(crops), _PER_ROW)]
+        )
 
 
 def aligned_faces(image: np.ndarray, faces: Sequence[Any], size: int = 256) -> list[np.ndarray]:
