@@ -121,15 +121,17 @@ def regressor():
 
 
 def fit_eyes(model: str) -> None:
+    from facepoints.analysis.eyes import paired
+
     recs = read_set("300w_train")
     pred = predictions("300w_train", model, recs)
-    f = patch_features("300w_train", model, recs, pred)
+    f = paired(patch_features("300w_train", model, recs, pred))
     y = eye_openness(recs.points, recs.scheme)
     pipe = regressor().fit(f.reshape(-1, f.shape[-1]), y.ravel())
     sc, rr = pipe[0], pipe[1]
     doc = {
-        "about": "ridge regression from an eye's patch (HOG) and its points' openness to the "
-        "human labels' openness (facepoints.analysis.eyes), fitted by "
+        "about": "ridge regression from an eye's patch (HOG) and its points' openness, then the "
+        "other eye's, to the human labels' openness (facepoints.analysis.eyes), fitted by "
         f"benchmarks/analysis_openness.py --fit-eyes on the 300-W training faces ({len(recs)}, "
         f"both eyes) from {model}'s points",
         "points_from": model,
@@ -147,9 +149,9 @@ def fit_eyes(model: str) -> None:
 
 def image_eyes(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarray:
     """(N, 2) eye openness from the points and the eye patches (the shipped eyes.json)."""
-    from facepoints.analysis.eyes import _model
+    from facepoints.analysis.eyes import _model, paired
 
-    f = patch_features(set_name, model, recs, pred)
+    f = paired(patch_features(set_name, model, recs, pred))
     m = _model()
     return np.maximum(((f - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"], 0.0)
 

@@ -1,6 +1,6 @@
 """Eye openness from the photo as well as the points: a ridge regression from each eye's patch
-(cut along the eye's corners from the dense points, HOG) and its points' openness to the openness
-of human labels. It measures closer to the human labels than the points alone when the model's
+(cut along the eye's corners from the dense points, HOG) and its points' openness, and the other
+eye's, to the openness of human labels. It measures closer to the human labels than the points alone when the model's
 eyelids are coarse (see docs/analysis.md); `eyes.json` holds the fit
 (benchmarks/analysis_openness.py --fit-eyes, on 300-W training faces)."""
 
@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme
 
-__all__ = ["eye_patch_features", "eye_openness_from_image", "PATCH_SIZE"]
+__all__ = ["eye_patch_features", "eye_openness_from_image", "paired", "PATCH_SIZE"]
 
 _MODEL = Path(__file__).with_name("eyes.json")
 PATCH_SIZE = (32, 16)  # width, height of an eye's patch in pixels: two eye widths by one
@@ -68,10 +68,17 @@ def eye_openness_from_image(
 
     img = np.asarray(image)
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
-    f = eye_patch_features(grey, points, scheme)
+    x = paired(eye_patch_features(grey, points, scheme))
     m = _model()
-    out = ((f - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
+    out = ((x - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
     return np.maximum(out, 0.0)
+
+
+def paired(features: np.ndarray) -> np.ndarray:
+    """(..., 2, 2D) each eye's features followed by the other eye's: the two eyes mostly open
+    and close together (5-fold CV on 300-W training faces: r 0.77 -> 0.80 with the pair)."""
+    f = np.asarray(features, np.float64)
+    return np.concatenate([f, f[..., ::-1, :]], axis=-1)
 
 
 @functools.lru_cache(maxsize=1)
