@@ -308,4 +308,4 @@ def test_resume_refuses_changed_settings_unless_told(tmp_path, capsys):
     code, _, err = run(
         capsys, "train", "--resume", "--out", run_dir, "--lr", "0.5", "--override-settings"
     )
-    assert code == 6 and "warning: resuming" in err and "lr 0.001 -> 0.5" in err
+    assert code == 6 and "warning: resuming" in err and "lr 0.5 (saved 0.001)" in err

@@ -27,7 +27,8 @@ def register(sub) -> None:
         "--override-settings",
         action="store_true",
         help="with --resume: go on even though the settings given differ from the run's saved "
-        "config.json (without it such a resume is refused)",
+        "config.json; the run keeps its saved settings (without this flag such a resume is "
+        "refused)",
     )
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
@@ -76,9 +77,12 @@ def _train(a: argparse.Namespace) -> int:
                 cfg.out, cfg.to_dict(), RUNTIME_FIELDS, override=a.override_settings
             )
             if changes:
-                shown = ", ".join(f"{n} {old!r} -> {new!r}" for n, (old, new) in changes.items())
+                shown = ", ".join(
+                    f"{n} {new!r} (saved {old!r})" for n, (old, new) in changes.items()
+                )
                 warnings.warn(
-                    f"resuming {cfg.out} with changed settings: {shown}",
+                    f"resuming {cfg.out} with the settings saved in its checkpoint; not applied: "
+                    f"{shown}",
                     FacepointsWarning,
                     stacklevel=1,
                 )
