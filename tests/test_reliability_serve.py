@@ -237,3 +237,45 @@ def test_memory_returns_near_idle_after_junk_uploads(photo):
         assert httpx.get(url + "/api/health").status_code == 200
     finally:
         stop(proc)
+
+
+def _chromium() -> tuple[str, str] | None:
+    import shutil
+
+    browser = next(
+        (p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None
+    )
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(_chromium() is None, reason="chromium or chromedriver not installed")
+def test_docs_pages_render_under_their_csp_in_a_browser(server):
+    """Swagger UI and ReDoc run from the local files with their inline script allowed by hash;
+    nothing of the page's own is blocked (ReDoc's logo from its CDN is, as it should be)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+
+    _, url = server
+    browser, driver = _chromium()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    d = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=driver))
+    try:
+        for page, selector in (("/docs", ".opblock"), ("/redoc", "[data-section-id]")):
+            d.get(url + page)
+            deadline, found = time.monotonic() + 60, []
+            while time.monotonic() < deadline and not found:
+                found = d.find_elements(By.CSS_SELECTOR, selector)
+                time.sleep(0.3)
+            logs = [entry["message"] for entry in d.get_log("browser")]
+            assert found, (page, logs)
+            blocked = [m for m in logs if "Content Security Policy" in m and url in m.split(" ")[0]]
+            blocked = [m for m in blocked if "https://" not in m]  # only CDN loads may be refused
+            assert not blocked, blocked
+    finally:
+        d.quit()

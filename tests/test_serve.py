@@ -298,3 +298,17 @@ def test_large_images_hold_only_half_the_slots(photo):
     small, large = asyncio.run(flood())
     assert small.status_code == 200
     assert sorted(r.status_code for r in large) == [200, 503, 503]
+
+
+def test_allowed_hosts_are_configurable(photo):
+    from facepoints.cli.serve import _allowed_hosts
+
+    assert _allowed_hosts("127.0.0.1", None) == ("127.0.0.1", "localhost", "127.0.0.1", "::1")
+    assert _allowed_hosts("0.0.0.0", None) is None  # a wildcard address: the names are unknown
+    assert _allowed_hosts("0.0.0.0", ["faces.example.org"]) == ("faces.example.org",)
+    assert _allowed_hosts("127.0.0.1", ["*"]) is None
+    with fixed_client(photo, allowed_hosts=("faces.example.org",)) as c:
+        r = c.get("/api/health")  # the test client's Host is "testserver"
+        assert_one_line_error(r, 400)
+        assert "not served here" in r.json()["error"]
+        assert c.get("/api/health", headers={"Host": "Faces.Example.org:8000"}).status_code == 200
