@@ -27,7 +27,7 @@ LIVE_FILTERS = ("sunglasses", "crown", "moustache", "dog", "clown", "lipstick", 
 # the detector runs on every this many frames (and when a face is lost); in between each face's
 # box comes from its points of the frame before, as the server's FaceTracker does
 LIVE_DETECT_EVERY = 10
-_VERSION = 5  # bump when what is written changes
+_VERSION = 6  # bump when what is written changes
 _LOCK = threading.Lock()
 
 
@@ -89,6 +89,7 @@ def _build(root: Path, model: str) -> None:
         filters.append(entry)
 
     weights, threshold = calibration(LIVE_DETECTOR)
+    scheme = get_scheme(loaded.scheme)
     pts, tris = mesh._canonical()
     bm = detector.box_map
     manifest = {
@@ -114,6 +115,10 @@ def _build(root: Path, model: str) -> None:
             "points": int(net.num_points),
             "mean": 0.5,
             "std": 0.25,
+            # a denser scheme's points are averaged down to the 68 the mesh is made of
+            "to68": None
+            if scheme.name == "ibug68"
+            else [list(r) for r in scheme.projections["ibug68"]],
         },
         "mesh": {
             "points": np.round(pts, 5).tolist(),
@@ -130,7 +135,7 @@ def _build(root: Path, model: str) -> None:
         "tracking": {
             "detect_every": LIVE_DETECT_EVERY,
             "min_landmark_score": DEFAULT_MIN_LANDMARK_SCORE,
-            "to_cuhk5": [list(r) for r in get_scheme(net.num_points).projections["cuhk5"]],
+            "to_cuhk5": [list(r) for r in get_scheme("ibug68").projections["cuhk5"]],
             "box": {
                 "mouth": list(boxes.MOUTH),
                 "center": list(boxes.CENTER),

@@ -197,6 +197,13 @@
         sum += c;
       }
       f.landmarkScore = sum / k;
+      if (m.to68) {
+        // a denser model: its points averaged down to the 68 of the mesh and the filters
+        const avg = (idx, get) => idx.reduce((s, i) => s + get(i), 0) / idx.length;
+        const pts68 = m.to68.map((idx) => [avg(idx, (i) => f.points[i][0]), avg(idx, (i) => f.points[i][1])]);
+        f.confidence = m.to68.map((idx) => avg(idx, (i) => f.confidence[i]));
+        f.points = pts68;
+      }
       f.faceScore = faceScore(e.manifest.face_score.weights, f.score, f.landmarkScore);
     });
     return faces;
