@@ -533,7 +533,10 @@ def test_mp4_cut_halfway_ends_cleanly_with_what_was_processed(tmp_path, face, mo
 
     lm = FaceLandmarker(model, detector=FixedBox(), threads=1)
     out, jl = tmp_path / "out" / "cut.mp4", tmp_path / "out" / "cut.jsonl"
-    s = process_video(lm, cut, out, jl, progress=False)
+    from facepoints.errors import FacepointsWarning
+
+    with pytest.warns(FacepointsWarning, match=f"of the {n} frames"):  # said, not silent
+        s = process_video(lm, cut, out, jl, progress=False)
     assert 0 < s["frames"] < n and s["stopped"] == "end"
     lines = [json.loads(x) for x in jl.read_text().splitlines()]
     assert [x["frame"] for x in lines] == list(range(s["frames"]))
