@@ -41,6 +41,8 @@ class SingleShotDetector(FaceDetector):
         network's window; False keeps at most the photo's own size (or `long_side`).
     max_faces: keep at most this many faces, best first (None: all). nms_iou: overlap above
         which the lower-scored of two boxes is dropped. backend: "torch" or "onnx".
+    Photos whose working size is over twice `coarse_side` (320) px long also get a pass at that
+    long side, for faces larger than the network's largest anchor (256 px).
     threads: CPU threads while detecting (torch: set around each call and restored; onnx: the
         session's, set once)."""
 
@@ -48,6 +50,7 @@ class SingleShotDetector(FaceDetector):
     min_sizes: tuple[tuple[int, ...], ...] = ()
     window = 20  # raw box side (px) found reliably at the network input (benchmark --tune)
     default_threshold = 0.5
+    coarse_side = 320  # photos over twice this long side get a second pass at this long side
 
     def __init__(
         self,
@@ -159,6 +162,26 @@ class SingleShotDetector(FaceDetector):
         return min(scale, MAX_WORK_SIDE / max(hw))
 
     def _detect_raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        boxes, scores, points = self._candidates(rgb)
+        h, w = rgb.shape[:2]
+        if self.coarse_side and max(h, w) > 2 * self.coarse_side:
+            # faces much larger than the largest anchor (256 px) are out of the network's
+            # reach at this scale: a second pass on a small copy finds them (about 10% more work)
+            import cv2
+
+            f = self.coarse_side / max(h, w)
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            b2, s2, p2 = self._candidates(small)
+            fx, fy = size[0] / w, size[1] / h
+            boxes = np.concatenate([boxes, b2 / [fx, fy, fx, fy]]).astype(np.float32)
+            points = np.concatenate([points, p2 / [fx, fy]]).astype(np.float32)
+            scores = np.concatenate([scores, s2])
+        kept = nms(boxes, scores, self.nms_iou)
+        return boxes[kept], scores[kept], points[kept]
+
+    def _candidates(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One network pass: decoded boxes, scores and points above the threshold (no NMS)."""
         h, w = rgb.shape[:2]
         x = rgb[..., ::-1].astype(np.float32) - np.array(MEAN_BGR, np.float32)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
@@ -167,11 +190,7 @@ class SingleShotDetector(FaceDetector):
         if len(keep) > PRE_NMS_TOP_K:
             keep = keep[np.argsort(-prob[keep], kind="stable")[:PRE_NMS_TOP_K]]
         anchors = self._anchor_grid(h, w)[keep]
-        boxes = decode_boxes(loc[keep], anchors)
-        points = decode_points(pts[keep], anchors)
-        scores = prob[keep]
-        kept = nms(boxes, scores, self.nms_iou)
-        return boxes[kept], scores[kept], points[kept]
+        return decode_boxes(loc[keep], anchors), prob[keep], decode_points(pts[keep], anchors)
 
     def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(1, 3, H, W) float32 -> offsets (A, 4), face probabilities (A,), points (A, 10)."""
