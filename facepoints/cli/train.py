@@ -26,9 +26,9 @@ def register(sub) -> None:
     p.add_argument(
         "--override-settings",
         action="store_true",
-        help="with --resume: go on even though the settings given differ from the run's saved "
-        "config.json; the run keeps its saved settings (without this flag such a resume is "
-        "refused)",
+        help="with --resume: apply the settings given (e.g. --lr, --epochs) from the step the "
+        "run resumes at, though they differ from its saved config.json (without this flag such "
+        "a resume is refused)",
     )
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
@@ -81,12 +81,11 @@ def _train(a: argparse.Namespace) -> int:
                     f"{n} {new!r} (saved {old!r})" for n, (old, new) in changes.items()
                 )
                 warnings.warn(
-                    f"resuming {cfg.out} with the settings saved in its checkpoint; not applied: "
-                    f"{shown}",
+                    f"resuming {cfg.out} with changed settings: {shown}",
                     FacepointsWarning,
                     stacklevel=1,
                 )
-        result = train(cfg)
+        result = train(cfg, override_settings=a.override_settings)
     if result.get("rank", 0) == 0:  # under torchrun, rank 0 speaks for the run
         print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
     return 130 if result["stopped"] == "interrupted" else 0  # 130: the shell's code for Ctrl-C

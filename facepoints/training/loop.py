@@ -85,25 +85,31 @@ LOG_COLUMNS = (
 log = logging.getLogger(__name__)
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, progress: bool = True, override_settings: bool = False
+) -> dict[str, Any]:
     """Train (or, with `cfg.resume`, continue training) the run in `cfg.out`; returns its final
     numbers and file paths (see `_result`). Ctrl-C stops after the current step, saving last.pt.
-    Under torchrun every process calls this, and together they train one model."""
+    A resumed run keeps the settings saved in its checkpoint (all but the runtime ones), unless
+    `override_settings`: then `cfg`'s apply from the step it resumes at (e.g. another lr or more
+    epochs). Under torchrun every process calls this, and together they train one model."""
     dist = init_distributed(resolve_device(cfg.device))
     finished = False
     try:
-        result = _train(cfg, progress and dist.is_main, dist)
+        result = _train(cfg, progress and dist.is_main, dist, override_settings)
         finished = True
         return result
     finally:
         cleanup(dist, finished=finished)
 
 
-def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
+def _train(
+    cfg: TrainConfig, progress: bool, dist: DistInfo, override: bool = False
+) -> dict[str, Any]:
     """The run, step by step: open the run folder, read the data, build the model and its
     optimiser, restore a resumed state, then train epoch by epoch (validate, log, checkpoint)."""
     say = _printer(progress)
-    cfg, resumed, files = _open_run(cfg, dist)
+    cfg, resumed, files = _open_run(cfg, dist, override)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = dist.device  # resolve_device(cfg.device); under torchrun on CUDA, GPU LOCAL_RANK
@@ -138,7 +144,7 @@ def _train(cfg: TrainConfig, progress: bool, dist: DistInfo) -> dict[str, Any]:
 
 
 def _open_run(
-    cfg: TrainConfig, dist: DistInfo
+    cfg: TrainConfig, dist: DistInfo, override: bool = False
 ) -> tuple[TrainConfig, dict[str, Any] | None, dict[str, Path]]:
     """(the run's config, the state to resume or None, its files): a new run folder, or the
     checkpoint of the one to continue; rank 0 writes config.json."""
@@ -149,7 +155,7 @@ def _open_run(
         if not files["last"].is_file():
             raise CheckpointError(f"{files['last']}: nothing to resume (no last.pt in {out})")
         resumed = load_checkpoint(files["last"])
-        cfg = _resumed_config(resumed, cfg)
+        cfg = _resumed_config(resumed, cfg, override)
     elif files["last"].is_file():
         raise ConfigError(
             f"{out} already holds a run (last.pt); pass resume to continue it, or another out"
@@ -319,9 +325,20 @@ class _Run:
 
     def restore(self, resumed: dict[str, Any]) -> None:
         """Continue from a checkpoint: weights, optimiser, schedule, random states, counters."""
-        self.model.load_state_dict(resumed["model"])
+        try:
+            self.model.load_state_dict(resumed["model"])
+        except RuntimeError:
+            raise CheckpointError(
+                f"{self.files['last']}: its weights do not fit model {self.cfg.model} with these "
+                "settings (another architecture cannot continue this run)"
+            ) from None
         self.optimizer.load_state_dict(resumed["optimizer"])
         self.scheduler.load_state_dict(resumed["scheduler"])
+        # the schedule of this config from the step reached (another lr or length, when
+        # settings were overridden; the same otherwise)
+        self.scheduler.base_lrs = [self.cfg.lr for _ in self.scheduler.base_lrs]
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.cfg.lr
         self.precision.load_state_dict(resumed.get("scaler"))
         set_rng_state(resumed["rng"])
         self.start_epoch, self.start_step = int(resumed["epoch"]), int(resumed["step"])
@@ -692,10 +709,15 @@ def _remove_stale_temporaries(out: Path, files: dict[str, Path]) -> None:
                 tmp.unlink()
 
 
-def _resumed_config(resumed: dict[str, Any], new: TrainConfig) -> TrainConfig:
-    """The checkpoint's config, with only the runtime fields (and the folder) of `new`."""
+def _resumed_config(
+    resumed: dict[str, Any], new: TrainConfig, override: bool = False
+) -> TrainConfig:
+    """The checkpoint's config, with only the runtime fields (and the folder) of `new`; with
+    `override`, `new` itself."""
     if "config" not in resumed:
         raise CheckpointError("the checkpoint has no training config; not a facepoints run")
+    if override:
+        return new
     saved = TrainConfig.from_dict(resumed["config"])
     keep = {name: getattr(new, name) for name in RUNTIME_FIELDS}
     return TrainConfig.from_dict({**saved.to_dict(), **keep, "out": new.out})
