@@ -83,12 +83,13 @@ class ModelSource(LandmarkSource):
         margin: float = DEFAULT_MARGIN,
         name: str = "",
         path: str | os.PathLike | None = None,
+        scheme: str | None = None,
     ):
         self.model = model.eval()
         self.margin = float(margin)
         self.name = name or str(getattr(model, "config", {}).get("name", type(model).__name__))
         self.path = Path(path) if path is not None else None
-        self.scheme = get_scheme(int(model.num_points))
+        self.scheme = get_scheme(scheme or int(model.num_points))
 
     @classmethod
     def from_path(cls, spec: str | os.PathLike) -> ModelSource:
@@ -96,7 +97,9 @@ class ModelSource(LandmarkSource):
         from ..models.pretrained import resolve_model
 
         loaded = resolve_model(spec)
-        return cls(loaded.model, margin=loaded.margin, name=loaded.name, path=loaded.path)
+        return cls(
+            loaded.model, loaded.margin, loaded.name, loaded.path, scheme=loaded.scheme.name
+        )
 
     def predict(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes = _as_boxes(boxes)
@@ -138,6 +141,7 @@ class OnnxModelSource(ModelSource):
             margin=loaded.margin,
             name=f"{loaded.name} (onnxruntime)",
             path=loaded.path,
+            scheme=loaded.scheme.name,
         )
         self.runner = OnnxRunner(loaded, threads=threads)
 
