@@ -83,6 +83,14 @@ def register(sub) -> None:
         "--detector", help="--whole-photos: facepoints' face detector (default: default)"
     )
     p.add_argument("--max-photos", type=int, help="--whole-photos: the first N photos only")
+    p.add_argument(
+        "--scheme", help="--whole-photos: the points facepoints models give (default: their own)"
+    )
+    p.add_argument(
+        "--compare",
+        help="--whole-photos: compare every source in this scheme (default: the one each "
+        "shares with the labels)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -162,6 +170,8 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         detector=a.detector,
         max_photos=a.max_photos,
         progress=not a.no_progress,
+        scheme=a.scheme,
+        compare=a.compare,
     )
     title = (
         f"{a.dataset} {a.split}: {result['faces']} labelled faces on {result['photos']} whole "

@@ -62,6 +62,12 @@ def register(sub) -> None:
     p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
     p.add_argument(
+        "--scheme",
+        metavar="S",
+        help="points as 5, 68 or 98 (cuhk5, ibug68, wflw98) where the model gives them "
+        "(default: the model's own; dense98 gives all three)",
+    )
+    p.add_argument(
         "--min-confidence",
         type=float,
         default=None,
@@ -110,6 +116,7 @@ def _predict(a: argparse.Namespace) -> int:
         refine=False if a.no_refine else "auto",
         min_face=a.min_face,
         max_faces=a.max_faces,
+        scheme=a.scheme,
     )
     summary = predict_inputs(
         lm,

@@ -48,9 +48,13 @@ def run_whole(
     detector: str | None = None,
     max_photos: int | None = None,
     progress: bool = True,
+    scheme: str | None = None,
+    compare: str | None = None,
 ) -> dict[str, Any]:
     """Run each source on every photo of the split once and score it against the labels; returns
-    {"rows": [...], "faces": N, "photos": P, "scheme": name}."""
+    {"rows": [...], "faces": N, "photos": P, ...}. `scheme`: the points facepoints models give
+    (None: their own); `compare`: the scheme every source and the labels are compared in (None:
+    the one each source shares with the labels)."""
     from ..data import read_dataset
 
     records = read_dataset(dataset, split, data_root=data_root)
@@ -59,14 +63,14 @@ def run_whole(
         photos = photos[:max_photos]
         keep = np.array([str(p) in set(photos) for p in records.images])
         records = records.subset(np.flatnonzero(keep))
-    sources = [_model_source(m, detector) for m in models]
+    sources = [_model_source(m, detector, scheme) for m in models]
     sources += [_peer_source(p) for p in peers]
     rows = []
     for src in sources:
         if isinstance(src, dict):  # a peer that is not installed
             rows.append(src)
             continue
-        rows.append(_score(src, records, photos, progress))
+        rows.append(_score(src, records, photos, progress, compare))
     return {
         "rows": rows,
         "faces": len(records),
@@ -137,10 +141,10 @@ def _attribute_cell(a: dict[str, Any]) -> str:
 # --- sources ------------------------------------------------------------------------------------
 
 
-def _model_source(spec: str, detector: str | None) -> _Source:
+def _model_source(spec: str, detector: str | None, scheme: str | None = None) -> _Source:
     from ..inference.landmarker import FaceLandmarker
 
-    lm = FaceLandmarker(model=spec, detector=detector, threads=1)
+    lm = FaceLandmarker(model=spec, detector=detector, threads=1, scheme=scheme)
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
         return [f.landmarks for f in lm.detect(rgb)]
@@ -201,12 +205,14 @@ def _mediapipe_source() -> _Source | dict:
 # --- scoring ------------------------------------------------------------------------------------
 
 
-def _score(src: _Source, records, photos: list[str], progress: bool) -> dict[str, Any]:
+def _score(
+    src: _Source, records, photos: list[str], progress: bool, compare: str | None = None
+) -> dict[str, Any]:
     from ..inference.boxes import box_from_points
     from ..io import load_image
     from .metrics import summarize
 
-    scheme = _common(src.scheme, records.scheme)
+    scheme = get_scheme(compare) if compare else _common(src.scheme, records.scheme)
     truth = project(records.points, records.scheme, scheme)
     true_boxes = box_from_points(records.points, records.scheme)
     pred = np.full(truth.shape, np.nan, dtype=np.float64)

@@ -224,22 +224,30 @@ def create_app(
         model: Annotated[
             str | None, Query(description="a model of /api/models (default: the server's)")
         ] = None,
+        scheme: Annotated[
+            str | None,
+            Query(
+                description="points as cuhk5 (5), ibug68 (68) or wflw98 (98), where the model "
+                "gives them (default: the model's own)"
+            ),
+        ] = None,
     ) -> dict:
         """Faces and their landmarks: box, score, points in image pixels, each point's
         confidence in [0, 1] and the face's landmark score (their mean), scheme; each face's
         `face_score` (0-1: is it a face; filters go on faces reaching `min_face_score`)."""
         pick.check(model)
+        landmarker = pick.with_scheme(model, scheme)
         data = await _read_upload(image, cfg)
         started = time.perf_counter()
 
         def work():
             rgb = _decode(data, cfg)
-            return rgb.shape, _detect(pick(model), rgb, cfg)
+            return rgb.shape, _detect(landmarker, rgb, cfg)
 
         shape, faces = await pool.run(work, large=_is_large(data, cfg))
         from ..filters.face_score import calibration, detector_name, face_score
 
-        det = detector_name(pick(model))
+        det = detector_name(landmarker)
         return {
             "width": int(shape[1]),
             "height": int(shape[0]),
@@ -337,11 +345,18 @@ class _ModelPicker:
         self.lock = threading.Lock()
 
     def describe(self) -> dict:
+        from ..schemes import primary_scheme
+
         return {
             "default": getattr(self.default, "name", None),
             "filters": self.for_filters(),
             "models": [
-                {"name": n, "scheme": s.name, "points": s.num_points}
+                {
+                    "name": n,
+                    "scheme": primary_scheme(s).name,
+                    "points": primary_scheme(s).num_points,
+                    "schemes": _schemes_of(s),
+                }
                 for n, s in self.shipped().items()
             ],
         }
@@ -373,9 +388,45 @@ class _ModelPicker:
                 self.loaded[name] = FaceLandmarker(model=name, detector=detector, threads=1)
             return self.loaded[name]
 
+    def with_scheme(self, name: str | None, scheme: str | None) -> Any:
+        """The landmarker of model `name` whose points are in `scheme` (None: its own); 422 for
+        a scheme the model cannot give."""
+        lm = self(name)
+        if scheme is None:
+            return lm
+        key = (getattr(lm, "name", None), str(scheme))
+        with self.lock:
+            if key not in self.loaded:
+                from ..inference.landmarker import FaceLandmarker
+
+                try:
+                    self.loaded[key] = FaceLandmarker(
+                        model=getattr(lm, "loaded", None) or lm.name,
+                        detector=getattr(lm, "detector", None),
+                        threads=1,
+                        scheme=scheme,
+                    )
+                except ConfigError as e:
+                    raise HTTPException(422, f"scheme {scheme!r}: {e}") from None
+            return self.loaded[key]
+
     @staticmethod
     def shipped() -> dict:
         return _shipped_models()
+
+
+def _schemes_of(scheme) -> list[str]:
+    """The schemes a model of `scheme` can give (its own and those it projects onto)."""
+    from ..schemes import SCHEMES, projection_matrix
+
+    out = []
+    for name in SCHEMES:
+        try:
+            projection_matrix(scheme, name)
+        except ConfigError:
+            continue
+        out.append(name)
+    return out
 
 
 @functools.cache

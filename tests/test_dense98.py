@@ -1,0 +1,82 @@
+"""The shipped dense98: one model, three markups (98 WFLW points, 68 of 300-W, 5 of CUHK)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from facepoints import FaceLandmarker
+from facepoints.models.cards import read_card
+from facepoints.models.pretrained import WEIGHTS_DIR, resolve_model
+from facepoints.schemes import IBUG68, WFLW98, project
+
+
+@pytest.fixture(scope="module")
+def photo(w300_root):
+    from facepoints.data import read_dataset
+    from facepoints.io import load_image
+
+    test = read_dataset("300w", "test", data_root=w300_root)
+    return load_image(test.images[0]), test.boxes[:1], test.points[0], test.images[0]
+
+
+def test_model_predicts_three_blocks_and_shows_98_points_by_default(photo):
+    loaded = resolve_model("dense98")
+    assert loaded.scheme.name == "wflw98+ibug68+cuhk5" and loaded.confidence is not None
+    lm = FaceLandmarker("dense98", refine=False)
+    assert lm.scheme is WFLW98
+    rgb, box, truth, _ = photo
+    p98 = lm.landmarks(rgb, box)[0]
+    p68 = FaceLandmarker("dense98", refine=False, scheme=68).landmarks(rgb, box)[0]
+    p5 = FaceLandmarker("dense98", refine=False, scheme="cuhk5").landmarks(rgb, box)[0]
+    assert p98.shape == (98, 2) and p68.shape == (68, 2) and p5.shape == (5, 2)
+    iod = float(IBUG68.norm_distance(truth))
+    # the 300-W block is its own output, close to (not equal to) the WFLW block's 68 points
+    gap = np.linalg.norm(p68 - project(p98, WFLW98, IBUG68), axis=1).mean() / iod
+    assert 0 < gap < 0.05
+    assert np.linalg.norm(p68 - truth, axis=1).mean() / iod < 0.08  # on a 300-W test face
+    eyes = truth[36:42].mean(0), truth[42:48].mean(0)
+    assert (
+        np.linalg.norm(p5[0] - eyes[0]) < 0.15 * iod
+        and np.linalg.norm(p5[1] - eyes[1]) < 0.15 * iod
+    )
+
+
+def test_predict_and_http_give_the_scheme_asked_for(tmp_path, photo):
+    r = subprocess.run(
+        [sys.executable, "-m", "facepoints", "predict", "--demo", "--model", "dense98",
+         "--scheme", "68", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    result = json.loads(next(tmp_path.glob("*.json")).read_text())
+    faces = result["images"][0]["faces"] if "images" in result else result[0]["faces"]
+    assert faces and all(len(f["landmarks"]) == 68 and f["scheme"] == "ibug68" for f in faces)
+
+    from fastapi.testclient import TestClient
+
+    from facepoints.serve.app import create_app
+
+    client = TestClient(create_app(), base_url="http://127.0.0.1")
+    body = {"image": ("face.jpg", photo[3].read_bytes(), "image/jpeg")}
+    got = client.post("/api/landmarks?model=dense98&scheme=cuhk5", files=body)
+    assert got.status_code == 200, got.text
+    assert {len(f["landmarks"]) for f in got.json()["faces"]} == {5}
+    assert client.post("/api/landmarks?model=dense98&scheme=12", files=body).status_code == 422
+    assert client.post("/api/landmarks?model=cuhk5-resnet&scheme=98", files=body).status_code == 422
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert models["dense98"]["points"] == 98
+    assert set(models["dense98"]["schemes"]) == {"cuhk5", "ibug68", "wflw98"}
+
+
+def test_card_states_data_terms_recipe_and_figures():
+    card = read_card(WEIGHTS_DIR / "dense98.md")
+    assert "non-commercial" in card.licence and "300-W" in card.licence
+    rows = card.test_figures()
+    assert {r["Test set"].split(",")[0] for r in rows} >= {"300-W test", "CUHK test"}
+    text = (WEIGHTS_DIR / "dense98.md").read_text()
+    assert "recipes/dense98-stage1.json" in text and "recipes/dense98.json" in text
