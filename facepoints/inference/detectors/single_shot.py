@@ -24,6 +24,7 @@ WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "weights" / "face-detector-
 BACKENDS = ("torch", "onnx")
 MEAN_BGR = (104.0, 117.0, 123.0)  # the networks read BGR pixels minus these, not rescaled
 PRE_NMS_TOP_K = 5000
+LARGE_FACE = 160  # px at the working scale: the coarse pass adds faces at least this large
 _EXPORT_VERSION = 1  # bump when export_onnx writes something different
 
 
@@ -42,7 +43,8 @@ class SingleShotDetector(FaceDetector):
     max_faces: keep at most this many faces, best first (None: all). nms_iou: overlap above
         which the lower-scored of two boxes is dropped. backend: "torch" or "onnx".
     Photos whose working size is over twice `coarse_side` (320) px long also get a pass at that
-    long side, for faces larger than the network's largest anchor (256 px).
+    long side, for faces larger than the network's largest anchor (256 px); it adds only faces
+    of at least LARGE_FACE (160) px.
     threads: CPU threads while detecting (torch: set around each call and restored; onnx: the
         session's, set once)."""
 
@@ -174,9 +176,13 @@ class SingleShotDetector(FaceDetector):
             small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
             b2, s2, p2 = self._candidates(small)
             fx, fy = size[0] / w, size[1] / h
-            boxes = np.concatenate([boxes, b2 / [fx, fy, fx, fy]]).astype(np.float32)
-            points = np.concatenate([points, p2 / [fx, fy]]).astype(np.float32)
-            scores = np.concatenate([scores, s2])
+            b2, p2 = b2 / [fx, fy, fx, fy], p2 / [fx, fy]
+            # only the large faces: small ones on the small copy are the main pass's to find
+            # (there they are sharper; here they are a few pixels and hands pass for faces)
+            large = np.minimum(b2[:, 2] - b2[:, 0], b2[:, 3] - b2[:, 1]) >= LARGE_FACE
+            boxes = np.concatenate([boxes, b2[large]]).astype(np.float32)
+            points = np.concatenate([points, p2[large]]).astype(np.float32)
+            scores = np.concatenate([scores, s2[large]])
         kept = nms(boxes, scores, self.nms_iou)
         return boxes[kept], scores[kept], points[kept]
 
