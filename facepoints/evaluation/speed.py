@@ -1,7 +1,7 @@
 """`facepoints bench --speed`: how long the calls users make take, on one CPU thread, for every
 shipped model beside peers (dlib, MTCNN's ONet), in one run on the same faces.
 
-Columns (medians; sources interleaved call by call, so background load hits all alike):
+Columns (medians; sources take turns every few calls, so background load hits all alike):
 - ms/face at batch 1: `FaceLandmarker(model).landmarks(rgb, box)`, one given CUHK test box a call
   (a peer: `predict(rgb, box)`);
 - ms/face at batch 32: `FaceLandmarker(model).detect(32 images, boxes=...)`, one box each, so the
@@ -35,6 +35,7 @@ _CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
 _W, _H = 640, 480
 _BATCH = 32
 _DETECT_EVERY = 30
+_BLOCK = 10  # calls (or frames) a source makes in a row before the next source's turn
 
 
 def run_speed(
@@ -215,7 +216,8 @@ def _time_photo(sources, photo: np.ndarray, repeats: int, now) -> list[float]:
 
 
 def _time_video(sources, frames: list[np.ndarray], now) -> list[float]:
-    """Frames per second of a FaceTracker per source, the sources taking turns frame by frame."""
+    """Frames per second of a FaceTracker per source, the sources taking turns every `_BLOCK`
+    frames."""
     from ..inference.tracking import FaceTracker
 
     trackers = [FaceTracker(s.landmarker, detect_every=_DETECT_EVERY) for s in sources]
@@ -223,26 +225,28 @@ def _time_video(sources, frames: list[np.ndarray], now) -> list[float]:
         tr.update(frames[0], color="bgr")
         tr.reset()
     total = [0.0] * len(trackers)
-    for f in frames:
+    for lo in range(0, len(frames), _BLOCK):
         for k, tr in enumerate(trackers):
-            t0 = now()
-            tr.update(f, color="bgr")
-            total[k] += now() - t0
+            for f in frames[lo : lo + _BLOCK]:
+                t0 = now()
+                tr.update(f, color="bgr")
+                total[k] += now() - t0
     return [len(frames) / t for t in total]
 
 
 def _interleaved(calls: list[Callable[[int], Any]], items, per: int, now) -> list[float]:
-    """Median ms per `per` faces of each call over `items`, calls taking turns item by item
-    after one warm-up round."""
+    """Median ms per `per` faces of each call over `items`. The calls take turns every `_BLOCK`
+    items, each after a warm-up call: a user's loop over faces keeps its model in the CPU's
+    caches, and turns spread any drift in the machine's load over all sources alike."""
     items = list(items)
-    for c in calls:
-        c(items[0])
     laps: list[list[float]] = [[] for _ in calls]
-    for i in items:
+    for lo in range(0, len(items), _BLOCK):
         for c, lap in zip(calls, laps, strict=True):
-            t0 = now()
-            c(i)
-            lap.append((now() - t0) * 1e3 / per)
+            c(items[lo])
+            for i in items[lo : lo + _BLOCK]:
+                t0 = now()
+                c(i)
+                lap.append((now() - t0) * 1e3 / per)
     return [statistics.median(lap) for lap in laps]
 
 
