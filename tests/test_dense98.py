@@ -66,6 +66,9 @@ def test_predict_and_http_give_the_scheme_asked_for(tmp_path, photo):
     got = client.post("/api/landmarks?model=dense98&scheme=cuhk5", files=body)
     assert got.status_code == 200, got.text
     assert {len(f["landmarks"]) for f in got.json()["faces"]} == {5}
+    dense = client.post("/api/landmarks?model=dense98&scheme=68", files=body).json()["faces"][0]
+    assert len(dense["landmarks"]) == 68 and abs(dense["pose"]["yaw"]) < 90
+    assert 0 <= dense["openness"]["left_eye"] and 0 <= dense["smile"] <= 1
     assert client.post("/api/landmarks?model=dense98&scheme=12", files=body).status_code == 422
     assert client.post("/api/landmarks?model=cuhk5-resnet&scheme=98", files=body).status_code == 422
     models = {m["name"]: m for m in client.get("/api/models").json()["models"]}

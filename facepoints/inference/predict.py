@@ -267,6 +267,8 @@ def _image_records(
     bar = tqdm(
         items, desc="predict", unit="img", disable=True if not progress or len(items) < 2 else None
     )
+    from ..analysis import describe  # pose, eye and mouth openness, smile of each face
+
     faces_of = _faces_of(landmarker, items, boxes, workers)
     for item in bar:
         rec: dict[str, Any] = {
@@ -280,7 +282,7 @@ def _image_records(
             rgb, faces = faces_of(item)
             rec["file"] = item.label  # the demo learns its name when loaded
             rec["height"], rec["width"] = int(rgb.shape[0]), int(rgb.shape[1])
-            rec["faces"] = [f.to_dict() for f in faces]
+            rec["faces"] = [{**f.to_dict(), **describe(f, rgb)} for f in faces]
             if save:
                 from ..io import save_image
 

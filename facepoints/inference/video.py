@@ -128,7 +128,11 @@ def process_video(
                     writer = VideoWriter(video.tmp, fps, size, suffix=video.path.suffix)
                 writer.write(shown)
             if jsonl is not None:
-                rec = {"frame": frames, "time": round(t, 4), "faces": [f.to_dict() for f in faces]}
+                from ..analysis import describe
+
+                rgb = frame[..., ::-1]
+                described = [{**f.to_dict(), **describe(f, rgb)} for f in faces]
+                rec = {"frame": frames, "time": round(t, 4), "faces": described}
                 jsonl.write(json.dumps(rec) + "\n")
             frames += 1
             if bar is not None:

@@ -241,17 +241,23 @@ def create_app(
         started = time.perf_counter()
 
         def work():
-            rgb = _decode(data, cfg)
-            return rgb.shape, _detect(landmarker, rgb, cfg)
+            from ..analysis import describe
 
-        shape, faces = await pool.run(work, large=_is_large(data, cfg))
+            rgb = _decode(data, cfg)
+            faces = _detect(landmarker, rgb, cfg)
+            return rgb.shape, faces, [describe(f, rgb) for f in faces]
+
+        shape, faces, analyses = await pool.run(work, large=_is_large(data, cfg))
         from ..filters.face_score import calibration, detector_name, face_score
 
         det = detector_name(landmarker)
         return {
             "width": int(shape[1]),
             "height": int(shape[0]),
-            "faces": [{**f.to_dict(), "face_score": round(face_score(f, det), 4)} for f in faces],
+            "faces": [
+                {**f.to_dict(), **extra, "face_score": round(face_score(f, det), 4)}
+                for f, extra in zip(faces, analyses, strict=True)
+            ],
             "min_face_score": calibration(det)[1],
             "ms": round((time.perf_counter() - started) * 1e3, 1),
         }
