@@ -142,6 +142,8 @@ def test_landmarks_view_draws_the_chosen_models_points(browser, server, photo, t
     assert not changed[: int(truth[:, 1].min() - 0.6 * iod)].any()  # nothing above the brows
     rows = browser.find_elements(By.CSS_SELECTOR, "#faces tbody tr")
     assert len(rows) == 1 and rows[0].find_elements(By.TAG_NAME, "td")[1].text == "68"
+    pose, eyes = (rows[0].find_elements(By.TAG_NAME, "td")[i].text for i in (4, 5))
+    assert pose.startswith("yaw ") and "mouth" in eyes  # what the points say about the face
     browser.save_screenshot(str(tmp_path / "landmarks-68.png"))
 
     # the 5-point model: the page asks again and draws 5 points
@@ -227,7 +229,8 @@ def test_favicon_and_unknown_model(server):
         info = json.loads(r.read())
     assert (
         info["filters"] == "dense68"
-        and {"name": "dense68", "scheme": "ibug68", "points": 68} in (info["models"])
+        and {"name": "dense68", "scheme": "ibug68", "points": 68, "schemes": ["cuhk5", "ibug68"]}
+        in (info["models"])
     )
     req = urllib.request.Request(
         server + "/api/landmarks?model=nope",

@@ -282,6 +282,8 @@ function listFaces(result) {
       String(i + 1), String(f.landmarks.length),
       f.landmark_score === null ? "–" : f.landmark_score.toFixed(2),
       f.face_score.toFixed(2) + (f.face_score >= result.min_face_score ? "" : " (no filter)"),
+      describePose(f.pose), describeEyes(f.openness),
+      f.smile === null || f.smile === undefined ? "–" : `${Math.round(100 * f.smile)}%`,
     ];
     for (const text of cells) {
       const td = document.createElement("td");
@@ -291,6 +293,16 @@ function listFaces(result) {
     body.append(tr);
   });
   ui.faces.hidden = result.faces.length === 0;
+}
+
+function describePose(p) {
+  if (!p) return "–";
+  return `yaw ${p.yaw.toFixed(0)}°, pitch ${p.pitch.toFixed(0)}°, roll ${p.roll.toFixed(0)}°`;
+}
+
+function describeEyes(o) {
+  if (!o) return "–";
+  return `${o.left_eye.toFixed(2)} / ${o.right_eye.toFixed(2)}, mouth ${o.mouth.toFixed(2)}`;
 }
 
 // --- photo ------------------------------------------------------------------------------------
