@@ -218,14 +218,15 @@ class FaceLandmarker:
         ]
 
     def landmarks(
-        self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence, refine: bool | None = None
+        self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence, refine: bool | str | None = None
     ) -> np.ndarray:
         """(N, K, 2) float32 image pixels for faces `boxes` (N, 4) of an RGB uint8 image, in one
-        batched pass (two with `refine`; None: the landmarker's setting)."""
+        batched pass (two with `refine`; "auto": as for given boxes; None: the landmarker's
+        setting)."""
         return self.landmarks_with_confidence(image_rgb, boxes, refine)[0]
 
     def landmarks_with_confidence(
-        self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence, refine: bool | None = None
+        self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence, refine: bool | str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """`landmarks` and each point's confidence: ((N, K, 2) float32 image pixels, (N, K)
         float32 in [0, 1])."""
