@@ -104,8 +104,10 @@ def test_lipstick_with_five_points_places_a_generic_mouth(faces):
     face = five.detect(image, boxes=faces.boxes[2:3])[0]
     outer, inner = lip_contours(face)
     assert outer.shape == (12, 2) and inner.shape == (8, 2)
-    # the generic mouth's corners are the face's mouth corners
-    assert np.allclose(outer[[0, 6]], face.landmarks[[3, 4]], atol=1.0)
+    # the generic mouth's corners are at the face's mouth corners (within 5% of the eye distance:
+    # the generic face is fitted to all five points at once)
+    iod = float(np.linalg.norm(face.landmarks[0] - face.landmarks[1]))
+    assert np.linalg.norm(outer[[0, 6]] - face.landmarks[[3, 4]], axis=1).max() < 0.05 * iod
     out = apply_filters(image, [face], ["lipstick"])
     changed = np.abs(out.astype(int) - image.astype(int)).sum(axis=2) > 6
     ys, xs = np.nonzero(changed)
