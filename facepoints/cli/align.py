@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import add_landmarker_options
+from .common import add_landmarker_options, landmarker_from_args
 
 
 def register(sub) -> None:
@@ -22,7 +22,7 @@ def register(sub) -> None:
         "processed; 1: some failed; 2: usage error.",
     )
     p.add_argument("sources", nargs="*", metavar="PATH", help="image files and folders")
-    add_landmarker_options(p)
+    add_landmarker_options(p, faces=True)
     p.add_argument("--out", default="runs/align", help="output folder (default runs/align)")
     p.add_argument(
         "--template",
@@ -38,17 +38,12 @@ def register(sub) -> None:
     )
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument(
-        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
-    )
-    p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.set_defaults(handler=_align)
 
 
 def _align(a: argparse.Namespace) -> int:
     from ..analysis.align import TEMPLATES, face_chips
     from ..errors import ConfigError
-    from ..inference.landmarker import FaceLandmarker
     from ..inference.sources import check_outputs, collect_inputs, load_input, one_line
     from ..io import save_image
 
@@ -58,15 +53,7 @@ def _align(a: argparse.Namespace) -> int:
     out = Path(a.out)
     inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
     check_outputs(inputs, out)
-    lm = FaceLandmarker(
-        model=a.model,
-        detector=a.detector,
-        backend=a.backend,
-        device=a.device,
-        threads=a.threads,
-        min_face=a.min_face,
-        max_faces=a.max_faces,
-    )
+    lm = landmarker_from_args(a)
     failed = written = 0
     for item in inputs:
         try:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import add_landmarker_options
+from .common import add_landmarker_options, landmarker_from_args
 
 
 def register(sub) -> None:
@@ -25,16 +25,12 @@ def register(sub) -> None:
         "tracked face in videos. Exit 0: all inputs processed; 1: some failed; 2: usage error.",
     )
     p.add_argument("sources", nargs="*", metavar="PATH", help="image files, folders, videos")
-    add_landmarker_options(p)
+    add_landmarker_options(p, faces=True)
     p.set_defaults(model="dense68", handler=_analyse)
     p.add_argument("--out", default="runs/analyse", help="output folder (default runs/analyse)")
     p.add_argument("--json", dest="json_path", help="records file (default OUT/analysis.jsonl)")
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument(
-        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
-    )
-    p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--max-frames", type=int, metavar="N", help="read at most N frames a video")
 
 
@@ -42,7 +38,6 @@ def _analyse(a: argparse.Namespace) -> int:
     from ..analysis import describe
     from ..analysis.video import analyse_video
     from ..errors import ConfigError
-    from ..inference.landmarker import FaceLandmarker
     from ..inference.sources import check_outputs, collect_inputs, load_input, one_line
     from ..io import atomic_write
 
@@ -52,15 +47,7 @@ def _analyse(a: argparse.Namespace) -> int:
     records_file = Path(a.json_path) if a.json_path else out / "analysis.jsonl"
     inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
     check_outputs(inputs, out, [records_file])
-    lm = FaceLandmarker(
-        model=a.model,
-        detector=a.detector,
-        backend=a.backend,
-        device=a.device,
-        threads=a.threads,
-        min_face=a.min_face,
-        max_faces=a.max_faces,
-    )
+    lm = landmarker_from_args(a)
     failed = 0
     with atomic_write(records_file, "w") as f:
         for item in inputs:

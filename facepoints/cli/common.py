@@ -27,8 +27,9 @@ def report_skipped(records_or_list) -> None:
         print(f"{len(skipped)} bad line(s) skipped", file=sys.stderr)
 
 
-def add_landmarker_options(p: argparse.ArgumentParser) -> None:
-    """--model, --detector, --backend, --device, --threads: how a FaceLandmarker is built."""
+def add_landmarker_options(p: argparse.ArgumentParser, faces: bool = False) -> None:
+    """--model, --detector, --backend, --device, --threads: how a FaceLandmarker is built; with
+    `faces`, also --min-face and --max-faces (which detected faces are kept)."""
     p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
     p.add_argument("--detector", help="face detector name (default: the shipped default)")
     p.add_argument(
@@ -46,3 +47,28 @@ def add_landmarker_options(p: argparse.ArgumentParser) -> None:
         help="CPU threads for the model (default 1: fastest for per-face work, and robust "
         "when other jobs share the cores)",
     )
+    if faces:
+        p.add_argument(
+            "--min-face",
+            type=float,
+            default=20,
+            metavar="PX",
+            help="smallest face box side kept (20)",
+        )
+        p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
+
+
+def landmarker_from_args(a: argparse.Namespace, **overrides):
+    """The FaceLandmarker that `add_landmarker_options`'s flags describe (`overrides` win)."""
+    from ..inference.landmarker import FaceLandmarker
+
+    kw = {
+        "model": a.model,
+        "detector": a.detector,
+        "backend": a.backend,
+        "device": a.device,
+        "threads": a.threads,
+        "min_face": getattr(a, "min_face", 20),
+        "max_faces": getattr(a, "max_faces", None),
+    }
+    return FaceLandmarker(**{**kw, **overrides})

@@ -104,9 +104,7 @@ def _calibrate(a: argparse.Namespace) -> int:
     out = save_calibrated(loaded, head, a.out)
     v = head.info["validation"]
     fitted = head.info["fitted_on"]
-    where = (
-        "+".join(fitted["mix"]) if "mix" in fitted else f"{fitted['dataset']} {fitted['split']}"
-    )
+    where = "+".join(fitted["mix"]) if "mix" in fitted else f"{fitted['dataset']} {fitted['split']}"
     print(
         f"{loaded.name}: confidence fitted on {fitted['faces']} validation faces of {where} "
         f"(val_fraction {fitted['val_fraction']:g}, seed {fitted['seed']}): AUROC "

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import add_landmarker_options
+from .common import add_landmarker_options, landmarker_from_args
 
 
 def register(sub) -> None:
@@ -35,15 +35,11 @@ def register(sub) -> None:
         help="filters to apply, in order (see --list); may be repeated",
     )
     p.add_argument("--list", action="store_true", help="list the filters and exit")
-    add_landmarker_options(p)
+    add_landmarker_options(p, faces=True)
     p.add_argument("--out", default="runs/filter", help="output folder (default runs/filter)")
     p.add_argument("--recursive", action="store_true", help="look into subfolders of folders")
     p.add_argument("--camera", type=int, metavar="N", help="live preview of camera N")
     p.add_argument("--demo", action="store_true", help="run on the shipped demo photo")
-    p.add_argument(
-        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
-    )
-    p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument(
         "--min-confidence",
         type=float,
@@ -105,21 +101,13 @@ def _filter(a: argparse.Namespace) -> int:
 
         check_preview()  # before the model loads: say at once why a preview cannot open
 
-    from ..inference.landmarker import FaceLandmarker
     from ..inference.sources import check_outputs, collect_inputs
 
     out = Path(a.out)
     inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
     check_outputs(inputs, out)  # a writable folder, and no output over an input (exit 2)
-    lm = FaceLandmarker(
-        model=a.model or FILTER_MODEL,  # a dense model: the artwork follows the face
-        detector=a.detector,
-        backend=a.backend,
-        device=a.device,
-        threads=a.threads,
-        min_face=a.min_face,
-        max_faces=a.max_faces,
-    )
+    # a dense model by default: the artwork follows the face
+    lm = landmarker_from_args(a, model=a.model or FILTER_MODEL)
     gate["detector"] = detector_name(lm)  # whose calibration the face score uses
     images = [i for i in inputs if i.kind != "video"]
     ok, n_faces, no_face, failures = _run_images(lm, images, names, out, a.no_progress, gate)

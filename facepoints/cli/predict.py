@@ -14,7 +14,7 @@ import argparse
 import math
 from pathlib import Path
 
-from .common import add_landmarker_options
+from .common import add_landmarker_options, landmarker_from_args
 
 
 def register(sub) -> None:
@@ -26,7 +26,7 @@ def register(sub) -> None:
         "all inputs processed; 1: some failed (listed on stderr); 2: usage error.",
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="image files, folders, videos")
-    add_landmarker_options(p)
+    add_landmarker_options(p, faces=True)
     p.add_argument("--out", default="runs/predict", help="output folder (default runs/predict)")
     p.add_argument(
         "--save",
@@ -56,10 +56,6 @@ def register(sub) -> None:
         help="processes that decode images and find faces while the model runs on the faces "
         "of several images at once (default 0: all in this process)",
     )
-    p.add_argument(
-        "--min-face", type=float, default=20, metavar="PX", help="smallest face box side kept (20)"
-    )
-    p.add_argument("--max-faces", type=int, metavar="N", help="at most N faces per image")
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
     p.add_argument(
         "--scheme",
@@ -84,7 +80,6 @@ def register(sub) -> None:
 
 def _predict(a: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..inference.landmarker import FaceLandmarker
     from ..inference.predict import plan_inputs, predict_inputs, read_boxes
 
     if not a.sources and not a.demo and a.camera is None:
@@ -107,17 +102,7 @@ def _predict(a: argparse.Namespace) -> int:
         camera=a.camera,
     )
     boxes = read_boxes(Path(a.boxes_from)) if a.boxes_from else None
-    lm = FaceLandmarker(
-        model=a.model,
-        detector=a.detector,
-        backend=a.backend,
-        device=a.device,
-        threads=a.threads,
-        refine=False if a.no_refine else "auto",
-        min_face=a.min_face,
-        max_faces=a.max_faces,
-        scheme=a.scheme,
-    )
+    lm = landmarker_from_args(a, refine=False if a.no_refine else "auto", scheme=a.scheme)
     summary = predict_inputs(
         lm,
         inputs,
