@@ -1,7 +1,6 @@
 """End-to-end speed on ONE CPU thread: the face detector on a 640x480 frame, landmarks per face
 with PyTorch and with ONNX Runtime, and frames per second through a 640x480 video with one face
-and tracking (the detector every `--detect-every` frames). The issue's target: 30 fps end to end
-on one core with tracking.
+and tracking (the detector every `--detect-every` frames).
 
 The frame is a CUHK test image (scaled by `--face-scale`, so the face is webcam-sized) on a grey
 640x480 canvas; the video moves it slightly (a few pixels a frame) along a figure eight.
@@ -11,9 +10,9 @@ The frame is a CUHK test image (scaled by `--face-scale`, so the face is webcam-
 - tracking fps: FaceTracker over the frames in memory (BGR, as OpenCV gives them).
 - video fps: `process_video` on an mp4 of the same frames: decode, track, draw, encode, JSONL.
 
-The command behind the README's table:
+The command behind docs/predict.md's table:
 
-    python benchmarks/speed.py --model cuhk5-resnet
+    python benchmarks/speed.py --model cuhk5-fast
 
 `--arch NAME` times an untrained model of a registered architecture instead: speed does not
 depend on the weights, and a regression head is set to answer the mean CUHK face of its crop, so
