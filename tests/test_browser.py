@@ -214,6 +214,11 @@ def test_webcam_frames_come_back_filtered_with_fps(browser, server, face, artifa
     _, frame, points = face["camera"]
     browser.get(server + "/")
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#filters input"))
+    # this test is about the server path: keep frames off the in-browser engine, which the page
+    # offers where its files are installed (tests/test_filters_live.py covers that one)
+    browser.execute_script(
+        "const b = document.getElementById('in-browser'); if (b) b.checked = false;"
+    )
     browser.find_element(By.ID, "camera").click()
     # generous: the first frames wait for the models to load (and the cores may be shared)
     wait_for(browser, lambda d: frames(d) >= 5, 4 * TIMEOUT)
