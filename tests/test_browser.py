@@ -106,8 +106,6 @@ def face(cuhk_root, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(face):
-    import uvicorn
-
     from facepoints.serve.app import create_app
 
     _, rgb, points = face["photo"]
@@ -115,58 +113,12 @@ def server(face):
     lm = SizeLandmarker(
         {(rgb.shape[1], rgb.shape[0]): points, (frame.shape[1], frame.shape[0]): cam_points}
     )
-    app = create_app(lm, warm_up=False)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    cfg = uvicorn.Config(app, log_level="warning", lifespan="on")
-    srv = uvicorn.Server(cfg)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + TIMEOUT
-    while not srv.started:
-        if time.time() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    yield from serve_in_thread(create_app(lm, warm_up=False))
 
 
 @pytest.fixture(scope="module")
 def browser(face, tmp_path_factory):
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-
-    video = face["camera"][0]
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1100,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={video}",
-    ):
-        opts.add_argument(arg)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    try:
-        driver = webdriver.Chrome(options=opts, service=service)
-    except WebDriverException as e:
-        pytest.skip(f"chromium would not start here: {e.msg.splitlines()[0] if e.msg else e}")
-    driver.set_script_timeout(TIMEOUT)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory, camera=face["camera"][0])
 
 
 # --- tests -----------------------------------------------------------------------------------------
@@ -241,6 +193,68 @@ def test_webcam_frames_come_back_filtered_with_fps(browser, server, face, artifa
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+
+def serve_in_thread(app, timeout: float = 60.0):
+    """Serve `app` with uvicorn on a free port of 127.0.0.1 in a thread: yields its URL, then
+    stops it (for a module-scoped fixture: `yield from serve_in_thread(app)`)."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.time() + timeout
+    while not srv.started:
+        if time.time() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    srv.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def chromium(tmp_path_factory, camera: Path | None = None, extra: tuple[str, ...] = ()):
+    """Headless Chromium under chromedriver (with `camera`, a fake webcam playing that .y4m
+    file): yields the driver, then quits it; skips the test where Chromium will not start."""
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1100,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        *extra,
+    ]
+    if camera is not None:
+        args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera}",
+        ]
+    for arg in args:
+        opts.add_argument(arg)
+    try:
+        driver = webdriver.Chrome(
+            options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
+        )
+    except WebDriverException as e:
+        pytest.skip(f"chromium would not start here: {e.msg.splitlines()[0] if e.msg else e}")
+    driver.set_script_timeout(TIMEOUT)
+    yield driver
+    driver.quit()
 
 
 def write_y4m(path: Path, frames_rgb: list[np.ndarray], fps: int = 10) -> None:

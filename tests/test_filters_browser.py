@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_browser import CHROMEDRIVER, CHROMIUM, result_image, wait_for
+from test_browser import chromium, result_image, serve_in_thread, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -39,58 +36,20 @@ def photo() -> tuple[Path, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from facepoints.serve.app import ServeConfig, create_app
 
     cfg = ServeConfig(timeout_s=TIMEOUT, queue_wait_s=TIMEOUT)
     app = create_app(model="cuhk5-resnet", threads=1, config=cfg)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + TIMEOUT
-    while not srv.started:
-        if time.time() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    yield from serve_in_thread(app, TIMEOUT)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-dev-shm-usage",
-        "--window-size=1100,900",
-        "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        opts.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(
-            options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
-        )
-    except WebDriverException as e:
-        pytest.skip(f"chromium would not start here: {e.msg.splitlines()[0] if e.msg else e}")
+    browser = chromium(tmp_path_factory, extra=("--autoplay-policy=no-user-gesture-required",))
+    driver = next(browser)
     driver.set_script_timeout(TIMEOUT)
     yield driver
-    driver.quit()
+    next(browser, None)
 
 
 def open_page(browser, server):

@@ -8,14 +8,12 @@ Skipped without chromium, chromedriver, selenium or the vendored ONNX Runtime We
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_browser import CHROMEDRIVER, CHROMIUM, wait_for, write_y4m
+from test_browser import chromium, serve_in_thread, wait_for, write_y4m
 
 from facepoints.serve.app import STATIC_DIR
 
@@ -57,58 +55,20 @@ def camera(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from facepoints.serve.app import ServeConfig, create_app
 
     cfg = ServeConfig(timeout_s=TIMEOUT, queue_wait_s=TIMEOUT)
     app = create_app(model="cuhk5-resnet", threads=1, config=cfg)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.time() + 60
-    while not srv.started:
-        if time.time() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    yield from serve_in_thread(app)
 
 
 @pytest.fixture(scope="module")
 def browser(camera, tmp_path_factory):
-    from selenium import webdriver
-    from selenium.common.exceptions import WebDriverException
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--window-size=1100,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera[0]}",
-    ):
-        opts.add_argument(arg)
-    try:
-        driver = webdriver.Chrome(
-            options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER)
-        )
-    except WebDriverException as e:
-        pytest.skip(f"chromium would not start here: {e.msg.splitlines()[0] if e.msg else e}")
+    browser = chromium(tmp_path_factory, camera=camera[0])
+    driver = next(browser)
     driver.set_script_timeout(TIMEOUT)
     yield driver
-    driver.quit()
+    next(browser, None)
 
 
 def live_frames(d) -> int:
