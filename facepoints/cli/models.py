@@ -38,7 +38,7 @@ def _models(a: argparse.Namespace) -> int:
             {
                 "name": name,
                 "arch": lm.model.config.get("name", "?"),
-                "points": lm.model.num_points,
+                "points": _points(lm.scheme),
                 "test_set": first.get("Test set", "-"),
                 "faces": first.get("Faces", "-"),
                 "nme": first.get("NME", "-"),
@@ -54,7 +54,7 @@ def _models(a: argparse.Namespace) -> int:
                 [
                     ("name", "Name", None),
                     ("arch", "Architecture", None),
-                    ("points", "Points", "d"),
+                    ("points", "Points", None),
                     ("test_set", "Test set", None),
                     ("faces", "Faces", None),
                     ("nme", "NME", None),
@@ -67,3 +67,13 @@ def _models(a: argparse.Namespace) -> int:
     else:
         print("  none")
     return 0
+
+
+def _points(scheme) -> str:
+    """The points a model gives: its own count, or a composite's, first block first ("98, 68, 5")."""
+    parts = [p for p in scheme.name.split("+")]
+    if len(parts) == 1:
+        return str(scheme.num_points)
+    from ..schemes import get_scheme
+
+    return ", ".join(str(get_scheme(p).num_points) for p in parts)
