@@ -95,11 +95,8 @@ def register(sub) -> None:
 
 
 def _bench(a: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from ..evaluation.bench import format_attributes, format_bench, run_bench
-    from ..evaluation.report import write_json
-    from ..io import atomic_write_bytes
     from ..models.pretrained import list_pretrained
 
     models = a.models or list_pretrained()
@@ -129,9 +126,6 @@ def _bench(a: argparse.Namespace) -> int:
     attributes = format_attributes(rows)
     if attributes:
         table += "\n\nBy attribute:\n\n" + attributes
-    print(title)
-    print(table)
-    out = Path(a.out)
     options = {
         "models": [str(m) for m in models],
         "peers": peers,
@@ -141,23 +135,15 @@ def _bench(a: argparse.Namespace) -> int:
         "timing_faces": a.timing_faces,
         "threads": a.threads,
     }
-    write_json(
-        out / "bench.json",
-        {"dataset": a.dataset, "split": a.split, "faces": faces, "options": options, "rows": rows},
-    )
-    atomic_write_bytes(out / "bench.md", f"{title}\n\n{table}\n".encode())
-    print(f"bench.json and bench.md written to {out}")
-    return 0
+    data = {"dataset": a.dataset, "split": a.split, "faces": faces, "options": options}
+    return _report(a.out, "bench", title, table, {**data, "rows": rows})
 
 
 def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
     """`bench --whole-photos`: every source end to end on whole photos (evaluation.wild)."""
-    from pathlib import Path
 
     from ..evaluation.bench import DEFAULT_PEERS
-    from ..evaluation.report import write_json
     from ..evaluation.wild import WHOLE_PEERS, format_whole, run_whole
-    from ..io import atomic_write_bytes
 
     if a.peers == ",".join(DEFAULT_PEERS):
         peers = list(WHOLE_PEERS)
@@ -178,21 +164,13 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         f"photos, each source's own detector, misses counted as failures"
     )
     table = format_whole(result)
-    print(title)
-    print(table)
-    out = Path(a.out)
-    write_json(out / "whole.json", result)
-    atomic_write_bytes(out / "whole.md", f"{title}\n\n{table}\n".encode())
-    return 0
+    return _report(a.out, "whole", title, table, result)
 
 
 def _speed(a: argparse.Namespace, models: list, peers: list) -> int:
-    from pathlib import Path
 
     from ..evaluation.bench import LINEAR_SUFFIX
-    from ..evaluation.report import write_json
     from ..evaluation.speed import format_speed, run_speed
-    from ..io import atomic_write_bytes
 
     # a peer's linear output map costs nothing: time each peer once
     peers = list(dict.fromkeys(p.removesuffix(LINEAR_SUFFIX) for p in peers))
@@ -215,11 +193,11 @@ def _speed(a: argparse.Namespace, models: list, peers: list) -> int:
         f"{a.frames} video frames; (Nx): N times dlib68's speed"
     )
     table = format_speed(rows)
-    print(title)
-    print(table)
-    out = Path(a.out)
-    write_json(
-        out / "speed.json",
+    return _report(
+        a.out,
+        "speed",
+        title,
+        table,
         {
             "options": {
                 "models": [str(m) for m in models],
@@ -232,6 +210,20 @@ def _speed(a: argparse.Namespace, models: list, peers: list) -> int:
             "rows": rows,
         },
     )
-    atomic_write_bytes(out / "speed.md", f"{title}\n\n{table}".encode())
-    print(f"speed.json and speed.md written to {out}")
+
+
+def _report(out: str, stem: str, title: str, table: str, data: dict) -> int:
+    """Print a benchmark's title and table, and write them as OUT/STEM.md beside its numbers in
+    OUT/STEM.json (both atomically)."""
+    from pathlib import Path
+
+    from ..evaluation.report import write_json
+    from ..io import atomic_write_bytes
+
+    print(title)
+    print(table)
+    folder = Path(out)
+    write_json(folder / f"{stem}.json", data)
+    atomic_write_bytes(folder / f"{stem}.md", f"{title}\n\n{table}\n".encode())
+    print(f"{stem}.json and {stem}.md written to {folder}")
     return 0

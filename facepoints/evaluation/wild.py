@@ -210,9 +210,10 @@ def _score(
 ) -> dict[str, Any]:
     from ..inference.boxes import box_from_points
     from ..io import load_image
+    from .evaluate import common_scheme
     from .metrics import summarize
 
-    scheme = get_scheme(compare) if compare else _common(src.scheme, records.scheme)
+    scheme = get_scheme(compare) if compare else common_scheme(src.scheme, records.scheme)
     truth = project(records.points, records.scheme, scheme)
     true_boxes = box_from_points(records.points, records.scheme)
     pred = np.full(truth.shape, np.nan, dtype=np.float64)
@@ -263,12 +264,6 @@ def _score(
             for name, flags in records.attributes.items()
         }
     return row
-
-
-def _common(model: Scheme, data: Scheme) -> Scheme:
-    from .evaluate import common_scheme
-
-    return common_scheme(model, data)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
