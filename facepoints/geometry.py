@@ -76,15 +76,25 @@ def crop_matrix(
     return m
 
 
-def crop_matrices(boxes: np.ndarray, out_size: int, margin: float = 0.0) -> np.ndarray:
-    """`crop_matrix` (no rotation, shift or flip) of every box (N, 4) at once: (N, 2, 3) float64,
-    the same numbers as calling it box by box."""
+def crop_matrices(
+    boxes: np.ndarray, out_size: int, margin: float = 0.0, angles: np.ndarray | None = None
+) -> np.ndarray:
+    """`crop_matrix` (no shift or flip) of every box (N, 4) at once, each turned by its
+    `angles` (N,) degrees (None: none): (N, 2, 3) float64, the same numbers as calling it box
+    by box."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     side = np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * (1.0 + margin), 1e-3)
     scale = out_size / side
     m = np.zeros((len(b), 2, 3))
-    m[:, 0, 0] = m[:, 1, 1] = scale
-    m[:, :, 2] = (out_size - 1) / 2 - scale[:, None] * (b[:, :2] + b[:, 2:]) / 2
+    if angles is None:
+        m[:, 0, 0] = m[:, 1, 1] = scale
+    else:
+        a = np.deg2rad(np.asarray(angles, dtype=np.float64).reshape(len(b)))
+        m[:, 0, 0] = m[:, 1, 1] = np.cos(a) * scale
+        m[:, 0, 1] = np.sin(a) * scale
+        m[:, 1, 0] = -m[:, 0, 1]
+    centre = (b[:, :2] + b[:, 2:]) / 2
+    m[:, :, 2] = (out_size - 1) / 2 - np.einsum("nij,nj->ni", m[:, :, :2], centre)
     return m
 
 

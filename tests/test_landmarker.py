@@ -13,7 +13,14 @@ from torch import nn
 
 from facepoints.data import read_dataset
 from facepoints.errors import CheckpointError, ConfigError
-from facepoints.inference.boxes import CENTER, MOUTH, SIZE, box_from_points, fit_box_from_points
+from facepoints.inference.boxes import (
+    CENTER,
+    MOUTH,
+    SIZE,
+    box_from_points,
+    fit_box_from_points,
+    roll_from_points,
+)
 from facepoints.inference.detectors import Detection
 from facepoints.inference.landmarker import Face, FaceLandmarker
 from facepoints.io import load_image
@@ -180,6 +187,50 @@ def test_detections_filtered_sorted_and_capped(faces):
     lm2 = FaceLandmarker(constant(), detector=FakeDetector(dets), refine=False, max_faces=1)
     assert [f.score for f in lm2.detect(faces.images[0])] == [0.9]
     assert FaceLandmarker(constant(), detector=FakeDetector([])).detect(faces.images[0]) == []
+
+
+def test_seed_crops_cut_from_the_detectors_points(faces):
+    """With seed_crops, a detection's five points give the first crop (as a second pass's
+    would), not its box; without points, or with seed_crops off, the box does."""
+    img = load_image(faces.images[2])
+    box, pts = faces.boxes[2], faces.points[2]
+    off = box + np.array([15, -10, 15, -10], np.float32)  # a detector box that sits off the face
+    dets = [Detection(box=off, raw_box=off, score=0.9, points=pts)]
+    seeded = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), refine=False, seed_crops=True)
+    want = seeded.landmarks(img, box_from_points(pts, "cuhk5")[None], refine=False)
+    np.testing.assert_allclose(seeded.detect(img)[0].landmarks, want[0], atol=1e-4)
+    plain = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), refine=False)
+    np.testing.assert_allclose(
+        plain.detect(img)[0].landmarks, plain.landmarks(img, off[None])[0], atol=1e-4
+    )
+    assert np.abs(plain.detect(img)[0].landmarks - want[0]).max() > 5
+
+
+def test_upright_crops_undo_the_roll(cuhk_root):
+    """A face turned 25 degrees in the image is cut upright: the crop of the turned photo
+    matches the crop of the original, so the same model gives the same points, turned back."""
+    import cv2
+
+    from facepoints.geometry import crop_matrices, invert_many, warp_many
+
+    recs = read_dataset("cuhk5", "test", cuhk_root)
+    img, pts = load_image(recs.images[0]), recs.points[0].astype(np.float64)
+    h, w = img.shape[:2]
+    rot = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -25, 1.0)  # clockwise on screen
+    turned = cv2.warpAffine(img, rot, (w, h))
+    tpts = pts @ rot[:, :2].T + rot[:, 2]
+    assert roll_from_points(tpts, "cuhk5") - roll_from_points(pts, "cuhk5") == pytest.approx(
+        25, abs=0.5
+    )
+    crops = np.empty((2, 48, 48, 3), np.uint8)
+    boxes = box_from_points(np.stack([pts, tpts]), "cuhk5")
+    mats = crop_matrices(boxes, 48, 0.3, roll_from_points(np.stack([pts, tpts]), "cuhk5"))
+    warp_many([img, turned], np.arange(2), mats, crops)
+    assert np.abs(crops[0].astype(int) - crops[1]).mean() < 5  # the same upright face (26 unturned)
+    back = invert_many(mats)
+    centre = np.array([23.5, 23.5])
+    a, b = back[0, :, :2] @ centre + back[0, :, 2], back[1, :, :2] @ centre + back[1, :, 2]
+    np.testing.assert_allclose(b, a @ rot[:, :2].T + rot[:, 2], atol=1.0)
 
 
 def test_face_to_dict_is_json_ready(tiny, faces):

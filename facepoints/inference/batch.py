@@ -72,6 +72,7 @@ class ImageResult:
     boxes: np.ndarray | None = None  # found (or given), before the model ran
     scores: np.ndarray | None = None
     detected: bool = False  # the boxes came from the detector (not given)
+    seeds: np.ndarray | None = None  # the detector's five points per face, where it gives them
 
     def record(self) -> dict[str, Any]:
         """The JSON-ready record, as `facepoints predict` writes it (no drawing)."""
@@ -130,6 +131,7 @@ def iter_faces(
             [r.boxes for r in ok],
             landmarker.refine,
             [r.detected for r in ok],
+            [r.seeds for r in ok],
         )
         for r, pts, conf in zip(ok, points, confidences, strict=True):
             r.faces = make_faces(r.boxes, r.scores, pts, conf, scheme)
@@ -194,7 +196,7 @@ class _Images:
             res.label = item.label  # the demo learns its name when loaded
             given = None if self.boxes is None else self.boxes[i]
             if given is None:
-                res.boxes, res.scores = self.lm._detect_boxes(rgb)
+                res.boxes, res.scores, res.seeds = self.lm._detect_boxes(rgb)
                 res.detected = True
             else:
                 res.boxes = _check_boxes(given)

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme, project
 
-__all__ = ["MOUTH", "CENTER", "SIZE", "box_from_points", "fit_box_from_points"]
+__all__ = ["MOUTH", "CENTER", "SIZE", "box_from_points", "fit_box_from_points", "roll_from_points"]
 
 # Fitted on all 10,000 CUHK training faces by
 #   fit_box_from_points(read_dataset("cuhk5", split="train"))
@@ -48,6 +48,21 @@ def box_from_points(
         [centre.real - half_w, centre.imag - half_h, centre.real + half_w, centre.imag + half_h],
         axis=-1,
     ).astype(np.float32)
+    return out[0] if single else out
+
+
+def roll_from_points(points: np.ndarray, scheme: Scheme | str | int | None = None) -> np.ndarray:
+    """(N,) or () degrees each face is turned in the image plane: the angle of its frame (the
+    similarity that `box_from_points` fits to the eyes and mouth), 0 for level eyes, positive
+    when the face leans clockwise on screen (its right-hand eye lower). `crop_matrices` with
+    these angles cuts the face upright."""
+    p = np.asarray(points, dtype=np.float64)
+    single = p.ndim == 2
+    if single:
+        p = p[None]
+    s = get_scheme(scheme if scheme is not None else p.shape[1])
+    a, _ = _frames(_cuhk5(p, s), complex(*MOUTH))
+    out = np.angle(a, deg=True)
     return out[0] if single else out
 
 

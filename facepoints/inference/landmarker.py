@@ -136,6 +136,8 @@ class FaceLandmarker:
         max_faces: int | None = None,
         batch_size: int = _BATCH,
         scheme: str | int | None = None,
+        seed_crops: bool = False,
+        upright: bool = False,
     ):
         if backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -148,6 +150,8 @@ class FaceLandmarker:
         if max_faces is not None and int(max_faces) < 1:
             raise ConfigError(f"max_faces must be >= 1 or None, got {max_faces!r}")
         self.refine = refine if refine == "auto" else bool(refine)
+        self.seed_crops = bool(seed_crops)
+        self.upright = bool(upright)
         self.min_face = float(min_face)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.batch_size = max(1, int(batch_size))
@@ -200,18 +204,20 @@ class FaceLandmarker:
         if boxes is not None and len(boxes) != len(images):
             raise ConfigError(f"{len(boxes)} box lists for {len(images)} images")
         rgbs = [as_rgb_image(im, color) for im in images]
-        per_boxes, per_scores, detected = [], [], []
+        per_boxes, per_scores, detected, seeds = [], [], [], []
         for i, rgb in enumerate(rgbs):
             given = None if boxes is None else boxes[i]
+            seed = None
             if given is None:
-                b, s = self._detect_boxes(rgb)
+                b, s, seed = self._detect_boxes(rgb)
             else:
                 b = _check_boxes(given)
                 s = np.full(len(b), np.nan)
             per_boxes.append(b)
             per_scores.append(s)
             detected.append(given is None)
-        points, confidences = self._points(rgbs, per_boxes, self.refine, detected)
+            seeds.append(seed)
+        points, confidences = self._points(rgbs, per_boxes, self.refine, detected, seeds)
         return [
             make_faces(b, s, p, c, self.scheme)
             for b, s, p, c in zip(per_boxes, per_scores, points, confidences, strict=True)
@@ -325,7 +331,9 @@ class FaceLandmarker:
 
     # --- points --------------------------------------------------------------------------------
 
-    def _detect_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _detect_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The detector's boxes (N, 4), scores (N,) and five points (N, 5, 2) (None where the
+        detector gives none), best first, min_face and max_faces applied."""
         dets = list(self.detector.detect(rgb))
         boxes = np.array([np.asarray(d.box, dtype=np.float32) for d in dets], dtype=np.float32)
         boxes = boxes.reshape(-1, 4)
@@ -335,7 +343,10 @@ class FaceLandmarker:
         keep = keep[np.argsort(-scores[keep], kind="stable")]  # best first, whatever the detector
         if self.max_faces is not None:
             keep = keep[: self.max_faces]
-        return boxes[keep], scores[keep]
+        seeds = None
+        if dets and all(getattr(d, "points", None) is not None for d in dets):
+            seeds = np.stack([np.asarray(d.points, np.float32).reshape(5, 2) for d in dets])[keep]
+        return boxes[keep], scores[keep], seeds
 
     def _points(
         self,
@@ -343,25 +354,41 @@ class FaceLandmarker:
         boxes: list[np.ndarray],
         refine: bool | str,
         detected: Sequence[bool] | None = None,
+        seeds: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Landmarks (N_i, K, 2) and their confidences (N_i, K) per image for its boxes (N_i, 4),
         all faces batched together. `detected[i]`: image i's boxes came from the detector (for
-        refine="auto"; None: all given)."""
+        refine="auto"; None: all given). `seeds[i]`: the detector's five points (N_i, 5, 2) of
+        image i's faces, or None; where given (and `seed_crops`), the first crop is cut from
+        them as a second pass cuts it from the first pass's points."""
         if not boxes:
             return [], []
+        from .boxes import box_from_points, roll_from_points
+
         sizes = [len(b) for b in boxes]
         owner = np.repeat(np.arange(len(boxes)), sizes)
         flat = np.concatenate(boxes).reshape(-1, 4)
-        pts, conf = self._forward(rgbs, owner, flat)
+        crop = flat.copy()
+        angles = np.zeros(len(flat))
+        five = _seed_points(seeds, sizes) if self.seed_crops else None
+        if five is not None:
+            has = np.isfinite(five).all(axis=(1, 2))
+            if has.any():
+                seeded = box_from_points(five[has], "cuhk5")
+                ok = _sane(seeded, flat[has])
+                idx = np.flatnonzero(has)[ok]
+                crop[idx] = seeded[ok]
+                if self.upright:
+                    angles[idx] = roll_from_points(five[idx], "cuhk5")
+        pts, conf = self._forward(rgbs, owner, crop, angles if self.upright else None)
         again = self._refine_mask(refine, detected, owner, len(boxes))
         if again.any():
-            from .boxes import box_from_points
-
             second = box_from_points(pts[again], self.scheme)
             ok = _sane(second, flat[again])
             idx = np.flatnonzero(again)[ok]
             if len(idx):
-                pts[idx], conf[idx] = self._forward(rgbs, owner[idx], second[ok])
+                turn = roll_from_points(pts[idx], self.scheme) if self.upright else None
+                pts[idx], conf[idx] = self._forward(rgbs, owner[idx], second[ok], turn)
         if len(boxes) == 1:
             return [pts], [conf]
         splits = np.cumsum(sizes)[:-1]
@@ -379,16 +406,21 @@ class FaceLandmarker:
         return per_image[owner]
 
     def _forward(
-        self, rgbs: list[np.ndarray], owner: np.ndarray, boxes: np.ndarray
+        self,
+        rgbs: list[np.ndarray],
+        owner: np.ndarray,
+        boxes: np.ndarray,
+        angles: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One forward pass per `batch_size` faces: each face warped once, straight to the input
-        size, into a reused buffer; points mapped back to the image in one batched product."""
+        """One forward pass per `batch_size` faces: each face warped once (turned by its
+        `angles`, degrees), straight to the input size, into a reused buffer; points mapped back
+        to the image in one batched product."""
         k, size = self.model_scheme.num_points, self.input_size
         out = np.zeros((len(boxes), k, 2), dtype=np.float32)
         conf = np.zeros((len(boxes), k), dtype=np.float32)
         if not len(boxes):
             return out, conf
-        mats = crop_matrices(boxes, size, self.margin)
+        mats = crop_matrices(boxes, size, self.margin, angles)
         inv = invert_many(mats)
         for start in range(0, len(boxes), self.batch_size):
             sl = slice(start, start + self.batch_size)
@@ -521,6 +553,17 @@ def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
         np.multiply(crops.transpose(0, 3, 1, 2), np.float32(1 / 63.75), out=out)
     out -= 2.0
     return out
+
+
+def _seed_points(seeds: Sequence[np.ndarray | None] | None, sizes: list[int]) -> np.ndarray | None:
+    """The images' seed points as one (N, 5, 2) array, NaN for faces without; None if none."""
+    if seeds is None or all(s is None for s in seeds):
+        return None
+    parts = [
+        np.full((n, 5, 2), np.nan, np.float64) if s is None else np.asarray(s, np.float64)
+        for s, n in zip(seeds, sizes, strict=True)
+    ]
+    return np.concatenate(parts).reshape(-1, 5, 2)
 
 
 def _sane(new: np.ndarray, old: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from ..errors import CheckpointError, FacepointsError
 __all__ = ["WEIGHTS_DIR", "DEFAULT_MODEL", "LoadedModel", "list_pretrained", "resolve_model"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-DEFAULT_MODEL = "cuhk5-fast"  # faster per face than dlib through the API, and more accurate (docs/speed.md)
+# faster per face than dlib through the API, and more accurate (docs/speed.md)
+DEFAULT_MODEL = "cuhk5-fast"
 
 
 @dataclass

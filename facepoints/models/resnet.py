@@ -13,7 +13,7 @@ from .base import LandmarkModel, feature_map_size, init_conv_bn, limit_strides
 from .heads import make_head
 from .registry import register_model
 
-__all__ = ["ResNet", "BasicBlock"]
+__all__ = ["ResNet", "BasicBlock", "deepen_state"]
 
 
 @register_model(
@@ -89,6 +89,46 @@ class BasicBlock(nn.Module):
         y = self.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
         return self.relu(y + self.shortcut(x))
+
+
+def deepen_state(source: dict, source_config: dict, target: nn.Module) -> dict | None:
+    """`target`'s state dict holding the weights `source` of a ResNet built from `source_config`,
+    where `target` is that net with more blocks per stage (same width, strides and head): each
+    stage's first blocks are the source's, the extra ones keep their identity start (zeroed last
+    batch norm), so the deeper net begins as the same function (Chen et al.'s Net2DeeperNet).
+    None where the two do not fit so."""
+    if not isinstance(target, ResNet):
+        return None
+    keys = ("width", "out_stride", "in_channels", "input_size", "head", "pool")
+    src_depth, dst_depth = source_config.get("depth"), target.config.get("depth")
+    if (
+        any(source_config.get(k) != target.config.get(k) for k in keys)
+        or src_depth is None
+        or dst_depth is None
+        or len(src_depth) != len(dst_depth)
+        or any(int(a) > int(b) for a, b in zip(src_depth, dst_depth, strict=True))
+        or list(src_depth) == list(dst_depth)
+    ):
+        return None
+    stem = len(target.backbone) - sum(int(d) for d in dst_depth)
+    index = {i: i for i in range(stem)}  # source layer -> target layer
+    s, t = stem, stem
+    for a, b in zip(src_depth, dst_depth, strict=True):
+        for j in range(int(a)):
+            index[s + j] = t + j
+        s, t = s + int(a), t + int(b)
+    out = {k: v.clone() for k, v in target.state_dict().items()}
+    for key, value in source.items():
+        parts = key.split(".")
+        if parts[0] == "backbone":
+            if int(parts[1]) not in index:
+                return None
+            parts[1] = str(index[int(parts[1])])
+        new = ".".join(parts)
+        if new not in out or out[new].shape != value.shape:
+            return None
+        out[new] = value.clone()
+    return out
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:

@@ -97,9 +97,7 @@ class ModelSource(LandmarkSource):
         from ..models.pretrained import resolve_model
 
         loaded = resolve_model(spec)
-        return cls(
-            loaded.model, loaded.margin, loaded.name, loaded.path, scheme=loaded.scheme.name
-        )
+        return cls(loaded.model, loaded.margin, loaded.name, loaded.path, scheme=loaded.scheme.name)
 
     def predict(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         boxes = _as_boxes(boxes)

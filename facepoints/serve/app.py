@@ -720,7 +720,7 @@ def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
 
     scale = side / max(h, w)
     small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
-    boxes, scores = landmarker._detect_boxes(small)
+    boxes, scores, _ = landmarker._detect_boxes(small)
     faces = landmarker.detect(rgb, boxes=boxes / scale)
     for face, score in zip(faces, scores, strict=True):
         face.score = float(score)

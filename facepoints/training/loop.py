@@ -1043,8 +1043,11 @@ def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) 
 def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) -> None:
     """Copy the weights of `spec` (any model spec) into `model`: every tensor, same shapes. A
     heatmap model of another scheme (e.g. 68 points into a 98-point model) gives its backbone,
-    and each new point the head channels of the source point nearest to it on the mean face."""
+    and each new point the head channels of the source point nearest to it on the mean face. A
+    ResNet with fewer blocks per stage fills the first blocks of each stage
+    (`models.resnet.deepen_state`)."""
     from ..models.pretrained import resolve_model
+    from ..models.resnet import deepen_state
 
     loaded = resolve_model(spec)
     source = loaded.model.state_dict()
@@ -1052,6 +1055,10 @@ def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) 
     src_scheme = getattr(loaded, "scheme", None)
     if scheme is not None and src_scheme is not None and src_scheme.name != scheme.name:
         source = _remap_head(source, mine, get_scheme(src_scheme.name), scheme)
+    config = getattr(loaded.model, "config", {})
+    deeper = deepen_state(source, config, model) if len(source) != len(mine) else None
+    if deeper is not None:  # a shallower net of the same width: its blocks, the rest identity
+        source = deeper
     wrong = [k for k in mine if k not in source or source[k].shape != mine[k].shape]
     if wrong or len(source) != len(mine):
         raise ConfigError(
