@@ -114,6 +114,41 @@ def test_98_point_model_from_68_point_weights_keeps_their_points(cuhk_root):
         torch.testing.assert_close(out[:, torch.as_tensor(lift_index(IBUG68, WFLW98))], theirs)
 
 
+def test_deeper_resnet_from_shallower_weights_starts_as_the_same_function(cuhk_root):
+    """init from a ResNet with fewer blocks per stage (same width): the deeper net's first blocks
+    hold its weights, the extra ones start as identity, so both give the same points; even
+    across schemes (dense68's 68 points into a deeper 98-point model)."""
+    from facepoints.models.pretrained import resolve_model
+    from facepoints.training.distributed import DistInfo
+    from facepoints.training.loop import _build_model
+
+    src = resolve_model("dense68")
+    kwargs = dict(src.metadata["train_config"]["model_kwargs"])
+    assert list(kwargs["depth"]) == [1, 1, 1, 1]
+    kwargs["depth"] = [2, 1, 2, 1]
+    size = src.model.input_size
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        theirs = src.model.eval()(x)
+    for scheme in (IBUG68, WFLW98):
+        cfg = TrainConfig(
+            model="resnet", model_kwargs=kwargs, input_size=size, init="dense68",
+            scheme=scheme.name, dataset="cuhk5", data_root=str(cuhk_root),
+        )  # fmt: skip
+        model = _build_model(cfg, scheme, None, torch.device("cpu"), DistInfo()).eval()
+        assert sum(1 for _ in model.parameters()) > sum(1 for _ in src.model.parameters())
+        with torch.no_grad():
+            out = model(x)
+        torch.testing.assert_close(out[:, torch.as_tensor(lift_index(IBUG68, scheme))], theirs)
+    wider = dict(kwargs, width=kwargs["width"] * 2)
+    cfg = TrainConfig(
+        model="resnet", model_kwargs=wider, input_size=size, init="dense68", scheme="ibug68",
+        dataset="cuhk5", data_root=str(cuhk_root),
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="do not fit"):
+        _build_model(cfg, IBUG68, None, torch.device("cpu"), DistInfo())
+
+
 def test_composite_scheme_blocks_and_what_each_dataset_teaches():
     c = get_scheme("wflw98+ibug68+cuhk5")
     assert c.num_points == 98 + 68 + 5 and primary_scheme(c) is WFLW98
