@@ -42,6 +42,14 @@ def register(sub) -> None:
         "distance (0.10)",
     )
     p.add_argument("--augment", type=float, help="augmentation strength (default: the model's)")
+    p.add_argument("--hidden", type=int, default=32, help="channels of the head's convolution (32)")
+    p.add_argument(
+        "--kernel",
+        type=int,
+        default=3,
+        choices=(1, 3),
+        help="its kernel size (3; 1 costs a ninth, for the smallest models)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_calibrate)
@@ -84,7 +92,13 @@ def _calibrate(a: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, a.threads))
     cfg = CalibrationConfig(
-        epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, threshold=a.threshold, augment=a.augment
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        threshold=a.threshold,
+        augment=a.augment,
+        hidden=a.hidden,
+        kernel=a.kernel,
     )
     overrides = {
         k: v

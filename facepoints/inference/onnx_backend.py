@@ -19,7 +19,7 @@ from ..errors import CheckpointError, ConfigError
 
 __all__ = ["OnnxRunner", "cached_onnx_path"]
 
-_EXPORT_VERSION = 2  # bump when export_onnx changes what it writes (2: the confidence output)
+_EXPORT_VERSION = 3  # bump when export_onnx changes what it writes (2: confidence; 3: lean decode)
 
 
 class OnnxRunner:

@@ -2,7 +2,7 @@
 regression or PIPNet-style heatmap heads, and safetensors weights."""
 
 # Importing the family files registers them (each imports the registry itself, so order is free).
-from . import lenet, mobilenet, resnet, sun2013  # noqa: F401
+from . import lenet, mobilenet, resnet, sepnet, sun2013  # noqa: F401
 from .base import LandmarkModel
 from .registry import MODELS, create_model, list_models, register_model
 from .weights import load_model, read_metadata, save_model

@@ -91,9 +91,11 @@ class ConfidenceHead(nn.Module):
         h = F.relu(self.conv(x))
         out = self.pooled(h.mean(dim=(2, 3)))
         if self.local is not None:
-            index = scores.flatten(2).argmax(dim=2)  # the decoded cell, as HeatmapHead.decode
-            local = self.local(h).flatten(2)
-            out = out + local.gather(2, index[..., None]).squeeze(2)
+            # the decoded cell, as HeatmapHead.decode; sizes as ints, constants in an export
+            k, cells = self.num_points, int(scores.shape[-2]) * int(scores.shape[-1])
+            index = scores.reshape(-1, k, cells).argmax(dim=2, keepdim=True)
+            local = self.local(h).reshape(-1, k, cells)
+            out = out + local.gather(2, index).reshape(-1, k)
         return out
 
     def forward(self, features: Tensor, outputs: dict[str, Tensor]) -> Tensor:

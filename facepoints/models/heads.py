@@ -108,19 +108,23 @@ class HeatmapHead(nn.Module):
     def maps(self, features: Tensor) -> tuple[Tensor, Tensor]:
         """Scores (B, K, h, w) and offsets (B, 2, K, h, w), x offsets first."""
         out = self.conv(features)
-        h, w = out.shape[-2:]
+        h, w = _size(out)
         out = out.reshape(-1, 3, self.num_points, h, w)
         return out[:, 0], out[:, 1:]
 
     @staticmethod
     def decode(scores: Tensor, offsets: Tensor) -> Tensor:
-        """Best cell plus its offset, normalised to the crop: (B, K, 2). No loops, ONNX-safe."""
-        h, w = scores.shape[-2:]
-        index = scores.flatten(2).argmax(dim=2)  # (B, K)
-        off = _at(offsets, index).float()  # (B, 2, K); float32 even under autocast
-        cx = torch.remainder(index, w).to(off.dtype)
-        cy = torch.div(index, w, rounding_mode="floor").to(off.dtype)
-        return torch.stack(((cx + off[:, 0]) / w, (cy + off[:, 1]) / h), dim=-1)
+        """Best cell plus its offset, normalised to the crop: (B, K, 2). No loops, ONNX-safe, and
+        lean there: the cells' corners come from a table, not from index arithmetic."""
+        h, w = _size(scores)
+        k = int(scores.shape[1])
+        index = scores.reshape(-1, k, h * w).argmax(dim=2)  # (B, K)
+        # both offsets of each point at its cell in one gather: (B, 2K, h*w) at (B, 2K, 1)
+        flat = offsets.reshape(-1, 2 * k, h * w)
+        off = flat.gather(2, torch.cat((index, index), dim=1)[..., None]).reshape(-1, 2, k)
+        off = off.float()  # float32 even under autocast
+        corner, cell = _corners(h, w, off.device)
+        return corner[index] + off.transpose(1, 2) * cell
 
     @staticmethod
     def encode(target: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
@@ -191,3 +195,21 @@ def _at(offsets: Tensor, index: Tensor) -> Tensor:
     """Offsets (B, 2, K, h, w) at flat cells (B, K) -> (B, 2, K)."""
     flat = offsets.flatten(3)
     return flat.gather(3, index[:, None, :, None].expand(-1, 2, -1, 1)).squeeze(3)
+
+
+def _size(maps: Tensor) -> tuple[int, int]:
+    """A map's (h, w) as Python ints: constants in a traced export (the map size is fixed by the
+    input size), so the graph holds no shape arithmetic."""
+    return int(maps.shape[-2]), int(maps.shape[-1])
+
+
+def _corners(h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Each flat cell's top-left corner normalised to the map, (h*w, 2) x then y, and one cell's
+    size (2,)."""
+    cy, cx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32, device=device),
+        torch.arange(w, dtype=torch.float32, device=device),
+        indexing="ij",
+    )
+    cell = torch.tensor([1.0 / w, 1.0 / h], device=device)
+    return torch.stack((cx.flatten(), cy.flatten()), dim=1) * cell, cell
