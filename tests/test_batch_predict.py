@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from facepoints.inference.batch import predict_folder
+from facepoints.inference.batch import AUTO_WORKERS_FROM, auto_workers, predict_folder
 from facepoints.inference.landmarker import FaceLandmarker
 from facepoints.models import create_model, save_model
 
@@ -37,9 +37,12 @@ def folder(cuhk_root, tmp_path_factory):
     return src
 
 
-def test_records_do_not_depend_on_workers(landmarker, folder):
+def test_records_do_not_depend_on_workers(landmarker, folder, monkeypatch):
     runs = {}
-    for workers in (0, 1, 2):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    assert auto_workers(AUTO_WORKERS_FROM - 1) == 0 and auto_workers(1000) == 4
+    assert auto_workers(11) == 4  # this folder, by default
+    for workers in (0, 1, 2, None):
         run = predict_folder(landmarker, folder, workers=workers, batch_size=3)
         runs[workers] = list(run)
         assert run.images == 11 and run.errors == 1 and run.faces > 0
@@ -50,7 +53,7 @@ def test_records_do_not_depend_on_workers(landmarker, folder):
     assert [r["file"] for r in bad] == [str(folder / "04b.jpg")]
     assert bad[0]["faces"] == [] and bad[0]["width"] is None
     assert all(r["faces"] and r["width"] > 0 for r in records if not r["error"])
-    assert runs[1] == records and runs[2] == records  # content and order, bit for bit
+    assert runs[1] == records and runs[2] == records and runs[None] == records  # bit for bit
 
     # the same faces as the landmarker on each photo alone (up to float rounding of batching)
     one = landmarker.detect(str(folder / "00.jpg"))

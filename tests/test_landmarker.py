@@ -152,7 +152,7 @@ def test_several_faces_batch_and_one_by_one_agree(tiny, faces):
 def test_refine_recrops_on_the_box_from_the_first_points(faces):
     img = load_image(faces.images[3])
     box = faces.boxes[3]
-    lm = FaceLandmarker(constant(TEMPLATE))
+    lm = FaceLandmarker(constant(TEMPLATE), upright=False)  # upright: test_upright_crops_...
     first = lm.landmarks(img, [box], refine=False)
     second_box = box_from_points(first, "cuhk5")
     want = lm.landmarks(img, second_box, refine=False)
@@ -190,16 +190,17 @@ def test_detections_filtered_sorted_and_capped(faces):
 
 
 def test_seed_crops_cut_from_the_detectors_points(faces):
-    """With seed_crops, a detection's five points give the first crop (as a second pass's
-    would), not its box; without points, or with seed_crops off, the box does."""
+    """With seed_crops (the default), a detection's five points give the first crop (as a
+    second pass's would), not its box; with seed_crops off, the box does."""
     img = load_image(faces.images[2])
     box, pts = faces.boxes[2], faces.points[2]
     off = box + np.array([15, -10, 15, -10], np.float32)  # a detector box that sits off the face
     dets = [Detection(box=off, raw_box=off, score=0.9, points=pts)]
-    seeded = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), refine=False, seed_crops=True)
+    kw = dict(refine=False, upright=False)  # upright: test_upright_crops_undo_the_roll
+    seeded = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), **kw)
     want = seeded.landmarks(img, box_from_points(pts, "cuhk5")[None], refine=False)
     np.testing.assert_allclose(seeded.detect(img)[0].landmarks, want[0], atol=1e-4)
-    plain = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), refine=False)
+    plain = FaceLandmarker(constant(TEMPLATE), FakeDetector(dets), seed_crops=False, **kw)
     np.testing.assert_allclose(
         plain.detect(img)[0].landmarks, plain.landmarks(img, off[None])[0], atol=1e-4
     )

@@ -51,10 +51,11 @@ def register(sub) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=0,
+        default=None,
         metavar="N",
         help="processes that decode images and find faces while the model runs on the faces "
-        "of several images at once (default 0: all in this process)",
+        "of several images at once (0: all in this process; default: one per CPU core, up to "
+        "4, for 8 images or more)",
     )
     p.add_argument("--no-refine", action="store_true", help="one pass per face, no refinement")
     p.add_argument(
@@ -86,7 +87,7 @@ def _predict(a: argparse.Namespace) -> int:
         raise ConfigError("nothing to do: give images, folders or videos, or --demo or --camera N")
     if a.threads is not None and a.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {a.threads}")
-    if a.workers < 0:
+    if a.workers is not None and a.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {a.workers}")
     if a.min_confidence is not None and not (
         math.isfinite(a.min_confidence) and 0 <= a.min_confidence <= 1
@@ -116,5 +117,5 @@ def _predict(a: argparse.Namespace) -> int:
         numbers=a.numbers,
         progress=not a.no_progress,
     )
-    print(summary.line(out, a.workers))
+    print(summary.line(out))
     return 1 if summary.failures else 0

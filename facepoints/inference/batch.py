@@ -35,12 +35,27 @@ from .sources import Input, collect_inputs, load_input, one_line
 __all__ = ["predict_folder", "iter_faces", "FolderRun", "ImageResult"]
 
 DEFAULT_BATCH = 8  # images per DataLoader batch: their faces go through the model together
+AUTO_WORKERS_FROM = 8  # images: below this, starting workers costs more than they save
+AUTO_WORKERS_MAX = 4
+
+
+def auto_workers(images: int) -> int:
+    """The workers a run over `images` images gets when none are asked for: one per CPU core
+    this process may use (at most AUTO_WORKERS_MAX) from AUTO_WORKERS_FROM images up, where the
+    fork start method exists; else 0 (all in this process)."""
+    if images < AUTO_WORKERS_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        cores = os.cpu_count() or 1
+    return min(cores, AUTO_WORKERS_MAX) if cores > 1 else 0
 
 
 def predict_folder(
     landmarker: FaceLandmarker | dict | None,
     paths: str | os.PathLike | Iterable[str | os.PathLike],
-    workers: int = 0,
+    workers: int | None = None,
     batch_size: int = DEFAULT_BATCH,
     recursive: bool = False,
 ) -> FolderRun:
@@ -48,7 +63,7 @@ def predict_folder(
     expand to their images, sorted), in that order, as they are computed: iterate the returned
     FolderRun once. `landmarker`: a FaceLandmarker, or a dict of FaceLandmarker arguments (None:
     the defaults). workers: DataLoader worker processes that decode and detect (0: all in this
-    process). batch_size: images per batch whose faces the model runs on together. A record is
+    process; None: `auto_workers`, one per core for 8 images or more). batch_size: images per batch whose faces the model runs on together. A record is
     {"file", "width", "height", "faces": [Face.to_dict()], "annotated": None, "error"}: an image
     that fails gets its one-line error, and the others go on."""
     lm = _landmarker(landmarker)
@@ -56,6 +71,7 @@ def predict_folder(
         paths = [paths]
     # no output folder: Path(os.devnull) holds no image, so collect_inputs skips none
     inputs = collect_inputs([str(p) for p in paths], recursive, Path(os.devnull), demo=False)
+    workers = auto_workers(len(inputs)) if workers is None else workers
     return FolderRun(iter_faces(lm, inputs, workers=workers, batch_size=batch_size))
 
 

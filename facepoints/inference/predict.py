@@ -46,8 +46,9 @@ class PredictSummary:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
     image_seconds: float = 0.0
+    workers: int = 0  # the worker processes the images ran with
 
-    def line(self, out: Path, workers: int = 0) -> str:
+    def line(self, out: Path, workers: int | None = None) -> str:
         """The one summary line `facepoints predict` prints: counts, then what was written."""
         parts = [
             _n(self.images, "image"),
@@ -60,6 +61,7 @@ class PredictSummary:
                 f"{_n(self.video_faces, 'face')})"
             )
         parts.append(_n(len(self.failures), "error"))
+        workers = self.workers if workers is None else workers
         if workers and self.faces and self.image_seconds > 0:
             parts.append(f"{self.faces / self.image_seconds:.1f} faces/s on images")
         wrote = []
@@ -104,7 +106,7 @@ def predict_inputs(
     save: bool = True,
     boxes: dict[str, list[list[float]]] | None = None,
     camera: int | None = None,
-    workers: int = 0,
+    workers: int | None = None,
     min_confidence: float | None = None,
     numbers: bool = False,
     progress: bool = True,
@@ -116,6 +118,11 @@ def predict_inputs(
     start = time.perf_counter()
     summary = PredictSummary()
     images = [i for i in inputs if i.kind != "video"]
+    if workers is None:  # one per core for a folder's worth of images
+        from .batch import auto_workers
+
+        workers = auto_workers(len(images))
+    summary.workers = workers
     if (images and boxes is None) or camera is not None or len(images) < len(inputs):
         _ = landmarker.detector  # an unavailable detector is one usage error, not one per input
     t0 = time.perf_counter()

@@ -720,11 +720,13 @@ def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
 
     scale = side / max(h, w)
     small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
-    boxes, scores, _ = landmarker._detect_boxes(small)
-    faces = landmarker.detect(rgb, boxes=boxes / scale)
-    for face, score in zip(faces, scores, strict=True):
-        face.score = float(score)
-    return faces
+    from ..inference.landmarker import make_faces
+
+    boxes, scores, seeds = landmarker._detect_boxes(small)
+    boxes, seeds = boxes / scale, None if seeds is None else seeds / scale
+    # the full-size photo's faces, as `detect` treats detector boxes (seeded crops, second pass)
+    points, conf = landmarker._points([rgb], [boxes], landmarker.refine, [True], [seeds])
+    return make_faces(boxes, scores, points[0], conf[0], landmarker.scheme)
 
 
 def _trim_memory() -> None:
