@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 from ..geometry import crop_matrices, invert_many, warp_many
+from .boxes import box_from_points, roll_from_points
 from ..schemes import Scheme
 
 __all__ = ["Face", "FaceLandmarker", "REFINE_AUTO", "as_rgb_image", "make_faces"]
@@ -369,13 +370,14 @@ class FaceLandmarker:
         them as a second pass cuts it from the first pass's points."""
         if not boxes:
             return [], []
-        from .boxes import box_from_points, roll_from_points
-
         sizes = [len(b) for b in boxes]
-        owner = np.repeat(np.arange(len(boxes)), sizes)
-        flat = np.concatenate(boxes).reshape(-1, 4)
-        crop = flat.copy()
-        angles = np.zeros(len(flat))
+        if len(boxes) == 1:  # the common call: one image
+            flat = np.asarray(boxes[0]).reshape(-1, 4)
+            owner = np.zeros(len(flat), np.intp)
+        else:
+            flat = np.concatenate(boxes).reshape(-1, 4)
+            owner = np.repeat(np.arange(len(boxes)), sizes)
+        crop, angles = flat, None
         five = _seed_points(seeds, sizes) if self.seed_crops else None
         if five is not None:
             has = np.isfinite(five).all(axis=(1, 2))
@@ -383,10 +385,14 @@ class FaceLandmarker:
                 seeded = box_from_points(five[has], "cuhk5")
                 ok = _sane(seeded, flat[has])
                 idx = np.flatnonzero(has)[ok]
+                crop = flat.copy()
                 crop[idx] = seeded[ok]
                 if self.upright:
+                    angles = np.zeros(len(flat))
                     angles[idx] = roll_from_points(five[idx], "cuhk5")
-        pts, conf = self._forward(rgbs, owner, crop, angles if self.upright else None)
+        pts, conf = self._forward(rgbs, owner, crop, angles)
+        if refine is False:
+            return self._split(pts, conf, sizes)
         again = self._refine_mask(refine, detected, owner, len(boxes))
         if again.any():
             second = box_from_points(pts[again], self.scheme)
@@ -395,7 +401,13 @@ class FaceLandmarker:
             if len(idx):
                 turn = roll_from_points(pts[idx], self.scheme) if self.upright else None
                 pts[idx], conf[idx] = self._forward(rgbs, owner[idx], second[ok], turn)
-        if len(boxes) == 1:
+        return self._split(pts, conf, sizes)
+
+    @staticmethod
+    def _split(
+        pts: np.ndarray, conf: np.ndarray, sizes: list[int]
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if len(sizes) == 1:
             return [pts], [conf]
         splits = np.cumsum(sizes)[:-1]
         return np.split(pts, splits), np.split(conf, splits)
@@ -421,36 +433,46 @@ class FaceLandmarker:
         """One forward pass per `batch_size` faces: each face warped once (turned by its
         `angles`, degrees), straight to the input size, into a reused buffer; points mapped back
         to the image in one batched product."""
-        k, size = self.model_scheme.num_points, self.input_size
-        out = np.zeros((len(boxes), k, 2), dtype=np.float32)
-        conf = np.zeros((len(boxes), k), dtype=np.float32)
-        if not len(boxes):
-            return out, conf
+        k, size, n = self.model_scheme.num_points, self.input_size, len(boxes)
+        if not n:
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
         mats = crop_matrices(boxes, size, self.margin, angles)
         inv = invert_many(mats)
-        for start in range(0, len(boxes), self.batch_size):
-            sl = slice(start, start + self.batch_size)
-            n = len(mats[sl])
-            crops, x = self._buffers(n)
-            warp_many(rgbs, owner[sl], mats[sl], crops)
-            _normalise(crops, x)
-            y, c = self._run(x)
-            y, c = np.asarray(y, dtype=np.float32), np.asarray(c, dtype=np.float32)
-            if y.shape != (n, k, 2) or c.shape != (n, k):
-                raise CheckpointError(
-                    f"model {self.name} returned shapes {y.shape} and {c.shape}, expected "
-                    f"({n}, {k}, 2) and ({n}, {k})"
-                )
-            out[sl] = y
-            conf[sl] = c
-        # a point the model could not place has no confidence either
-        conf = np.where(np.isfinite(out).all(axis=-1), np.clip(conf, 0.0, 1.0), 0.0)
-        out *= size
-        out = np.einsum("nij,nkj->nki", inv[:, :, :2], out) + inv[:, None, :, 2]
+        if n <= self.batch_size:  # one batch: the model's own output arrays, no copies
+            out, conf = self._batch(rgbs, owner, mats)
+        else:
+            out = np.empty((n, k, 2), dtype=np.float32)
+            conf = np.empty((n, k), dtype=np.float32)
+            for start in range(0, n, self.batch_size):
+                sl = slice(start, start + self.batch_size)
+                out[sl], conf[sl] = self._batch(rgbs, owner[sl], mats[sl])
+        conf = np.clip(conf, 0.0, 1.0)
+        placed = np.isfinite(out).all(axis=-1)
+        if not placed.all():  # a point the model could not place has no confidence either
+            conf[~placed] = 0.0
+        out = (out * size) @ inv[:, :, :2].transpose(0, 2, 1) + inv[:, None, :, 2]
         if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
             out = np.einsum("ij,njd->nid", self._projection, out)
             conf = conf @ self._projection.T
         return out.astype(np.float32, copy=False), conf.astype(np.float32, copy=False)
+
+    def _batch(
+        self, rgbs: list[np.ndarray], owner: np.ndarray, mats: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's (points (n, K, 2) in crop units, confidence (n, K)) for one batch of
+        faces, each warped by its map into a reused buffer."""
+        n, k = len(mats), self.model_scheme.num_points
+        crops, x = self._buffers(n)
+        warp_many(rgbs, owner, mats, crops)
+        _normalise(crops, x)
+        y, c = self._run(x)
+        y, c = np.asarray(y, dtype=np.float32), np.asarray(c, dtype=np.float32)
+        if y.shape != (n, k, 2) or c.shape != (n, k):
+            raise CheckpointError(
+                f"model {self.name} returned shapes {y.shape} and {c.shape}, expected "
+                f"({n}, {k}, 2) and ({n}, {k})"
+            )
+        return y, c
 
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per
