@@ -24,8 +24,8 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 from ..geometry import crop_matrices, invert_many, warp_many
-from .boxes import box_from_points, roll_from_points
 from ..schemes import Scheme
+from .boxes import box_from_points, roll_from_points
 
 __all__ = ["Face", "FaceLandmarker", "REFINE_AUTO", "as_rgb_image", "make_faces"]
 
