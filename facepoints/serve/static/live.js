@@ -204,7 +204,8 @@
         f.confidence = m.to68.map((idx) => avg(idx, (i) => f.confidence[i]));
         f.points = pts68;
       }
-      f.faceScore = faceScore(e.manifest.face_score.weights, f.score, f.landmarkScore);
+      f.pointsScore = lowerQuartile(f.confidence);
+      f.faceScore = faceScore(e.manifest.face_score.weights, f.score, f.pointsScore);
     });
     return faces;
   }
@@ -233,8 +234,16 @@
     return Math.log(c / (1 - c));
   }
 
-  function faceScore([b, wd, wl], det, points) {
-    const z = b + wd * logOdds(det) + wl * logOdds(points);
+  // the face score's landmark term (facepoints.filters.face_score.points_score): the lower
+  // quartile of the point confidences, interpolated as numpy's percentile
+  function lowerQuartile(values) {
+    const v = [...values].sort((x, y) => x - y);
+    const at = 0.25 * (v.length - 1), i = Math.floor(at);
+    return i + 1 < v.length ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[i];
+  }
+
+  function faceScore([b, wd, wp], det, points) {
+    const z = b + wd * logOdds(det) + wp * logOdds(points);
     return 1 / (1 + Math.exp(-Math.max(-50, Math.min(50, z))));
   }
 
