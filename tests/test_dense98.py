@@ -14,6 +14,8 @@ from facepoints.models.cards import read_card
 from facepoints.models.pretrained import WEIGHTS_DIR, resolve_model
 from facepoints.schemes import IBUG68, WFLW98, project
 
+ROOT = WEIGHTS_DIR.parents[1]
+
 
 @pytest.fixture(scope="module")
 def photo(w300_root):
@@ -82,4 +84,15 @@ def test_card_states_data_terms_recipe_and_figures():
     rows = card.test_figures()
     assert {r["Test set"].split(",")[0] for r in rows} >= {"300-W test", "CUHK test"}
     text = (WEIGHTS_DIR / "dense98.md").read_text()
-    assert "recipes/dense98-stage1.json" in text and "recipes/dense98.json" in text
+    for stage in ("dense98-stage1", "dense98-stage2", "dense98"):
+        assert f"recipes/{stage}.json" in text and (ROOT / "recipes" / f"{stage}.json").is_file()
+    # each stage starts from the one before: the chain is reproducible from the shipped dense68
+    inits = {
+        stage: json.loads((ROOT / "recipes" / f"{stage}.json").read_text())["init"]
+        for stage in ("dense98-stage1", "dense98-stage2", "dense98")
+    }
+    assert inits == {
+        "dense98-stage1": "dense68",
+        "dense98-stage2": "runs/dense98-stage1",
+        "dense98": "runs/dense98-stage2",
+    }
