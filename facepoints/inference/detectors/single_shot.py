@@ -21,7 +21,7 @@ from .priors import anchor_boxes, decode_boxes, decode_points, nms
 __all__ = ["SingleShotDetector", "WEIGHTS_FILE", "BACKENDS"]
 
 WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "weights" / "face-detector-1mb.safetensors"
-BACKENDS = ("torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx")
 MEAN_BGR = (104.0, 117.0, 123.0)  # the networks read BGR pixels minus these, not rescaled
 PRE_NMS_TOP_K = 5000
 LARGE_FACE = 160  # px at the working scale: the coarse pass adds faces at least this large
@@ -41,7 +41,9 @@ class SingleShotDetector(FaceDetector):
     upscale: allow enlarging the photo (up to 4096 px a side) for faces smaller than the
         network's window; False keeps at most the photo's own size (or `long_side`).
     max_faces: keep at most this many faces, best first (None: all). nms_iou: overlap above
-        which the lower-scored of two boxes is dropped. backend: "torch" or "onnx".
+        which the lower-scored of two boxes is dropped. backend: "onnx" (ONNX Runtime), "torch",
+        or "auto" (the default): ONNX Runtime where it is installed (on 1024 px crowd photos it
+        finds the same faces as PyTorch in about half the time), else PyTorch.
     Photos whose working size is over twice `coarse_side` (320) px long also get a pass at that
     long side, for faces larger than the network's largest anchor (256 px); it adds only faces
     of at least LARGE_FACE (160) px.
@@ -63,7 +65,7 @@ class SingleShotDetector(FaceDetector):
         upscale: bool = True,
         max_faces: int | None = None,
         nms_iou: float = 0.4,
-        backend: str = "torch",
+        backend: str = "auto",
         threads: int = 1,
     ):
         super().__init__(min_size=min_size, threshold=threshold, box_map=box_map)
@@ -83,6 +85,10 @@ class SingleShotDetector(FaceDetector):
         self.upscale = bool(upscale)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.nms_iou = float(nms_iou)
+        if backend == "auto":  # ONNX Runtime where installed: the same faces in half the time
+            import importlib.util
+
+            backend = "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
         self.backend = backend
         self.threads = int(threads)
         self._net = load_network(self.name)
