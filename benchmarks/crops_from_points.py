@@ -96,12 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         "failures, ms: median CPU time per photo, one thread "
         "(`python benchmarks/crops_from_points.py`).*\n"
     )
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(f"wrote {out}")
+    from facepoints.io import atomic_write_bytes
+
+    atomic_write_bytes(a.out, text.encode())
+    print(f"wrote {a.out}")
     return 0
 
 

@@ -129,11 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(annotated images and JSON written), wall clock per photo, {os.cpu_count()} cores; "
         "NME by the eye centres on the faces found.*\n"
     )
-    out = Path(a.out)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(f"wrote {out}")
+    from facepoints.io import atomic_write_bytes
+
+    atomic_write_bytes(a.out, text.encode())
+    print(f"wrote {a.out}")
     return 0
 
 
