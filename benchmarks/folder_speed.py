@@ -9,7 +9,7 @@ failures.
     python benchmarks/folder_speed.py            # writes benchmarks/results/folder_speed.md
 
 Rows:
-- "before": cuhk5-resnet in PyTorch, MTCNN, a second pass on every face, crops from the
+- first: cuhk5-resnet in PyTorch, MTCNN, a second pass on every face, crops from the
   detector's box, one process (the defaults before ONNX Runtime, RetinaFace and crops from
   points);
 - "default, one process": today's defaults with `--workers 0`;
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 
 ROWS = {
-    "before (cuhk5-resnet, PyTorch, MTCNN, 2 passes, box crops, 1 process)": (
+    "cuhk5-resnet, PyTorch, MTCNN, 2 passes, box crops, 1 process": (
         dict(
             model="cuhk5-resnet",
             detector="mtcnn",
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     records = read_dataset("wflw68", "test", data_root=a.data_root)
     folder = Path(a.data_root) / "WFLW_images"
     lines = [
-        "| settings | s/photo | vs before | found | NME | FR@10% |",
+        "| settings | s/photo | vs first row | found | NME | FR@10% |",
         "|---|--:|--:|--:|--:|--:|",
     ]
     base = None
