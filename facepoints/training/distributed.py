@@ -11,6 +11,7 @@ code paths never touch torch.distributed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 from collections.abc import Iterator
@@ -123,7 +124,11 @@ def cleanup(info: DistInfo | None = None, finished: bool = False) -> None:
     if dist.is_available() and dist.is_initialized():
         if finished and info is not None and info.distributed:
             barrier(info)
+        # DDP's reducer keeps the group alive; a module's reference cycles would otherwise free it
+        # (and join gloo's threads) only at interpreter exit, where that can abort the process
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
