@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -147,6 +149,40 @@ def test_deeper_resnet_from_shallower_weights_starts_as_the_same_function(cuhk_r
     )  # fmt: skip
     with pytest.raises(ConfigError, match="do not fit"):
         _build_model(cfg, IBUG68, None, torch.device("cpu"), DistInfo())
+
+
+def test_wider_resnet_from_narrower_weights_starts_as_the_same_function(cuhk_root):
+    """init from a ResNet of the same depth and a smaller width: each new channel copies an old
+    one and its readers split the weight, so the wider net gives the same points, in eval mode
+    and with batch statistics (training mode) alike; and its copies are not all equal."""
+    from facepoints.models.pretrained import resolve_model
+    from facepoints.training.distributed import DistInfo
+    from facepoints.training.loop import _build_model
+
+    src = resolve_model("dense68")
+    kwargs = dict(src.metadata["train_config"]["model_kwargs"])
+    wider = dict(kwargs, width=kwargs["width"] + 8)
+    size = src.model.input_size
+    cfg = TrainConfig(
+        model="resnet", model_kwargs=wider, input_size=size, init="dense68", scheme="ibug68",
+        dataset="cuhk5", data_root=str(cuhk_root),
+    )  # fmt: skip
+    model = _build_model(cfg, IBUG68, None, torch.device("cpu"), DistInfo())
+    n_src = sum(p.numel() for p in src.model.parameters())
+    assert sum(p.numel() for p in model.parameters()) > 1.3 * n_src
+    x = torch.randn(4, 3, size, size)
+    narrow = copy.deepcopy(src.model)  # training mode moves batch-norm statistics: not the cache's
+    with torch.no_grad():
+        for mode in (False, True):
+            narrow.train(mode)
+            model.train(mode)
+            torch.testing.assert_close(
+                model.head.maps(model.backbone(x))[0], narrow.head.maps(narrow.backbone(x))[0],
+                atol=2e-4, rtol=1e-3,
+            )  # fmt: skip
+    head = model.state_dict()["head.conv.weight"][:, :, 0, 0]
+    assert torch.linalg.matrix_rank(head.T.double()) > 0  # sanity
+    assert len({tuple(c.tolist()) for c in head.T.round(decimals=6)}) == head.shape[1]
 
 
 def test_composite_scheme_blocks_and_what_each_dataset_teaches():

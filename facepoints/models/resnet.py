@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
@@ -13,7 +14,7 @@ from .base import LandmarkModel, feature_map_size, init_conv_bn, limit_strides
 from .heads import make_head
 from .registry import register_model
 
-__all__ = ["ResNet", "BasicBlock", "deepen_state"]
+__all__ = ["ResNet", "BasicBlock", "deepen_state", "widen_state"]
 
 
 @register_model(
@@ -129,6 +130,96 @@ def deepen_state(source: dict, source_config: dict, target: nn.Module) -> dict |
             return None
         out[new] = value.clone()
     return out
+
+
+def widen_state(source: dict, source_config: dict, target: nn.Module, seed: int = 0) -> dict | None:
+    """`target`'s state dict holding the weights `source` of a ResNet built from `source_config`,
+    where `target` is that net made wider (same depth, strides and head): each new channel copies
+    a random old one, and the layers that read a copied channel split its weight among the
+    copies in random shares that sum to one, so the wider net begins as the same function, in
+    training mode too (Chen et al.'s Net2WiderNet; the random shares break the copies' symmetry).
+    None where the two do not fit so."""
+    if not isinstance(target, ResNet):
+        return None
+    keys = ("depth", "out_stride", "in_channels", "input_size", "head", "pool")
+    old_w, new_w = source_config.get("width"), target.config.get("width")
+    if (
+        any(_listed(source_config.get(k)) != _listed(target.config.get(k)) for k in keys)
+        or old_w is None
+        or new_w is None
+        or int(new_w) <= int(old_w)
+    ):
+        return None
+    g = torch.Generator().manual_seed(seed)
+    out = {k: v.clone() for k, v in target.state_dict().items()}
+
+    def fresh(old: int, new: int) -> tuple[Tensor, Tensor]:
+        """(new,) old channel of each new one, and each one's share of that old channel."""
+        pick = torch.cat([torch.arange(old), torch.randint(old, (new - old,), generator=g)])
+        share = torch.rand(new, generator=g) + 0.5
+        share = share / torch.zeros(old).index_add_(0, pick, share)[pick]
+        share[torch.bincount(pick, minlength=old)[pick] == 1] = 1.0
+        return pick, share
+
+    def put(key: str, value: Tensor) -> bool:
+        if key not in out or out[key].shape != value.shape:
+            return False
+        out[key] = value.to(out[key].dtype)
+        return True
+
+    def conv(name: str, cin: tuple[Tensor, Tensor] | None, cout: tuple[Tensor, Tensor] | None):
+        w = source[f"{name}.weight"]
+        if cout is not None:
+            w = w[cout[0]]
+        if cin is not None:
+            w = w[:, cin[0]] * cin[1].view(1, -1, *([1] * (w.dim() - 2)))
+        ok = put(f"{name}.weight", w)
+        if f"{name}.bias" in source:
+            b = source[f"{name}.bias"]
+            ok = ok and put(f"{name}.bias", b[cout[0]] if cout is not None else b)
+        return ok
+
+    def bn(name: str, m: tuple[Tensor, Tensor]) -> bool:
+        ok = put(f"{name}.num_batches_tracked", source[f"{name}.num_batches_tracked"])
+        for part in ("weight", "bias", "running_mean", "running_var"):
+            ok = ok and put(f"{name}.{part}", source[f"{name}.{part}"][m[0]])
+        return ok
+
+    def width_of(name: str) -> int:
+        return int(source[f"{name}.weight"].shape[0])
+
+    try:
+        ok, m = True, None
+        layers = list(target.backbone)
+        for i, layer in enumerate(layers):
+            name = f"backbone.{i}"
+            if isinstance(layer, nn.Conv2d):
+                new = fresh(width_of(name), layer.out_channels)
+                ok = ok and conv(name, m, new) and bn(f"backbone.{i + 1}", new)
+                m = new
+            elif isinstance(layer, BasicBlock):
+                mid = fresh(width_of(f"{name}.conv1"), layer.conv1.out_channels)
+                m_out = m
+                if not isinstance(layer.shortcut, nn.Identity):
+                    m_out = fresh(width_of(f"{name}.conv2"), layer.conv2.out_channels)
+                    ok = ok and conv(f"{name}.shortcut.0", m, m_out)
+                    ok = ok and bn(f"{name}.shortcut.1", m_out)
+                ok = ok and conv(f"{name}.conv1", m, mid) and bn(f"{name}.bn1", mid)
+                ok = ok and conv(f"{name}.conv2", mid, m_out) and bn(f"{name}.bn2", m_out)
+                m = m_out
+        heads = [
+            k[: -len(".weight")] for k in source if k.startswith("head.") and k.endswith(".weight")
+        ]
+        if len(heads) != 1 or source[f"{heads[0]}.weight"].dim() != 4:
+            return None  # a head of more than one layer: not widened here
+        ok = ok and conv(heads[0], m, None)
+    except (KeyError, IndexError, RuntimeError):
+        return None
+    return out if ok else None
+
+
+def _listed(v):
+    return list(v) if isinstance(v, (list, tuple)) else v
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:

@@ -1045,9 +1045,9 @@ def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) 
     heatmap model of another scheme (e.g. 68 points into a 98-point model) gives its backbone,
     and each new point the head channels of the source point nearest to it on the mean face. A
     ResNet with fewer blocks per stage fills the first blocks of each stage
-    (`models.resnet.deepen_state`)."""
+    (`models.resnet.deepen_state`); a narrower one is widened (`models.resnet.widen_state`)."""
     from ..models.pretrained import resolve_model
-    from ..models.resnet import deepen_state
+    from ..models.resnet import deepen_state, widen_state
 
     loaded = resolve_model(spec)
     source = loaded.model.state_dict()
@@ -1059,6 +1059,10 @@ def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) 
     deeper = deepen_state(source, config, model) if len(source) != len(mine) else None
     if deeper is not None:  # a shallower net of the same width: its blocks, the rest identity
         source = deeper
+    elif any(k in mine and source[k].shape != mine[k].shape for k in source):
+        wider = widen_state(source, config, model)
+        if wider is not None:  # a narrower net of the same depth: its channels, copied
+            source = wider
     wrong = [k for k in mine if k not in source or source[k].shape != mine[k].shape]
     if wrong or len(source) != len(mine):
         raise ConfigError(
