@@ -7,6 +7,8 @@ point p (x, y) of one frame to M[:, :2] @ p + M[:, 2] of another; crops are made
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -77,25 +79,42 @@ def crop_matrix(
 
 
 def crop_matrices(
-    boxes: np.ndarray, out_size: int, margin: float = 0.0, angles: np.ndarray | None = None
-) -> np.ndarray:
+    boxes: np.ndarray,
+    out_size: int,
+    margin: float = 0.0,
+    angles: np.ndarray | None = None,
+    inverse: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """`crop_matrix` (no shift or flip) of every box (N, 4) at once, each turned by its
     `angles` (N,) degrees (None: none): (N, 2, 3) float64, the same numbers as calling it box
-    by box."""
+    by box. `inverse`: (maps, their inverses), the inverses in closed form (a rotation and a
+    scale). One box takes plain float arithmetic: the common call, where NumPy's per-call cost
+    on tiny arrays would be most of the time."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    side = np.maximum(np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * (1.0 + margin), 1e-3)
-    scale = out_size / side
-    m = np.zeros((len(b), 2, 3))
-    if angles is None:
-        m[:, 0, 0] = m[:, 1, 1] = scale
+    if len(b) == 1:
+        x1, y1, x2, y2 = b[0].tolist()
+        a = 0.0 if angles is None else math.radians(float(np.reshape(angles, -1)[0]))
+        m, inv = _similarity(x1, y1, x2, y2, out_size, margin, math.cos(a), math.sin(a), max)
+        m, inv = np.array(m).reshape(1, 2, 3), np.array(inv).reshape(1, 2, 3)
     else:
-        a = np.deg2rad(np.asarray(angles, dtype=np.float64).reshape(len(b)))
-        m[:, 0, 0] = m[:, 1, 1] = np.cos(a) * scale
-        m[:, 0, 1] = np.sin(a) * scale
-        m[:, 1, 0] = -m[:, 0, 1]
-    centre = (b[:, :2] + b[:, 2:]) / 2
-    m[:, :, 2] = (out_size - 1) / 2 - np.einsum("nij,nj->ni", m[:, :, :2], centre)
-    return m
+        x1, y1, x2, y2 = b.T
+        a = np.zeros(len(b)) if angles is None else np.deg2rad(np.reshape(angles, len(b)))
+        m, inv = _similarity(x1, y1, x2, y2, out_size, margin, np.cos(a), np.sin(a), np.maximum)
+        m, inv = np.stack(m, axis=-1).reshape(-1, 2, 3), np.stack(inv, axis=-1).reshape(-1, 2, 3)
+    return (m, inv) if inverse else m
+
+
+def _similarity(x1, y1, x2, y2, out_size, margin, cos, sin, maximum):
+    """The six numbers of the map box -> crop (turned by the angle of `cos`, `sin`) and of its
+    inverse, row by row; on floats or on arrays alike (`maximum` fits the kind)."""
+    side = maximum(maximum(x2 - x1, y2 - y1) * (1.0 + margin), 1e-3)
+    k = out_size / side
+    c, s = cos * k, sin * k
+    cx, cy, h = (x1 + x2) / 2, (y1 + y2) / 2, (out_size - 1) / 2
+    m = (c, s, h - c * cx - s * cy, -s, c, h + s * cx - c * cy)
+    ic, is_ = cos / k, sin / k  # the inverse: the turn undone, 1 / k the scale
+    inv = (ic, -is_, cx - (ic - is_) * h, is_, ic, cy - (is_ + ic) * h)
+    return m, inv
 
 
 def invert_many(m: np.ndarray) -> np.ndarray:

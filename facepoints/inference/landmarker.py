@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..geometry import crop_matrices, invert_many, warp_many
+from ..geometry import crop_matrices, warp_many
+from ..io import array_to_rgb, load_image, to_rgb
 from ..schemes import Scheme
 from .boxes import box_from_points, roll_from_points
 
@@ -391,10 +392,8 @@ class FaceLandmarker:
                     angles = np.zeros(len(flat))
                     angles[idx] = roll_from_points(five[idx], "cuhk5")
         pts, conf = self._forward(rgbs, owner, crop, angles)
-        if refine is False:
-            return self._split(pts, conf, sizes)
         again = self._refine_mask(refine, detected, owner, len(boxes))
-        if again.any():
+        if again is not None:
             second = box_from_points(pts[again], self.scheme)
             ok = _sane(second, flat[again])
             idx = np.flatnonzero(again)[ok]
@@ -414,14 +413,14 @@ class FaceLandmarker:
 
     def _refine_mask(
         self, refine: bool | str, detected: Sequence[bool] | None, owner: np.ndarray, images: int
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         """Which faces get a second pass: all, none, or (refine="auto") those whose box source
-        REFINE_AUTO says it pays for."""
+        REFINE_AUTO says it pays for; None where no face does."""
         if refine != "auto":
-            return np.full(len(owner), bool(refine))
-        det = np.zeros(images, bool) if detected is None else np.asarray(detected, bool)
-        per_image = np.where(det, REFINE_AUTO["detector"], REFINE_AUTO["given"])
-        return per_image[owner]
+            return np.ones(len(owner), bool) if refine else None
+        det = [False] * images if detected is None else [bool(d) for d in detected]
+        per_image = np.array([REFINE_AUTO["detector" if d else "given"] for d in det])
+        return per_image[owner] if per_image.any() else None
 
     def _forward(
         self,
@@ -436,8 +435,7 @@ class FaceLandmarker:
         k, size, n = self.model_scheme.num_points, self.input_size, len(boxes)
         if not n:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
-        mats = crop_matrices(boxes, size, self.margin, angles)
-        inv = invert_many(mats)
+        mats, inv = crop_matrices(boxes, size, self.margin, angles, inverse=True)
         if n <= self.batch_size:  # one batch: the model's own output arrays, no copies
             out, conf = self._batch(rgbs, owner, mats)
         else:
@@ -446,11 +444,14 @@ class FaceLandmarker:
             for start in range(0, n, self.batch_size):
                 sl = slice(start, start + self.batch_size)
                 out[sl], conf[sl] = self._batch(rgbs, owner[sl], mats[sl])
-        conf = np.clip(conf, 0.0, 1.0)
-        placed = np.isfinite(out).all(axis=-1)
-        if not placed.all():  # a point the model could not place has no confidence either
-            conf[~placed] = 0.0
-        out = (out * size) @ inv[:, :, :2].transpose(0, 2, 1) + inv[:, None, :, 2]
+        conf = np.minimum(np.maximum(conf, 0.0), 1.0)  # np.clip's wrappers cost more than this
+        if not np.isfinite(out).all():  # a point the model could not place has no confidence
+            conf[~np.isfinite(out).all(axis=-1)] = 0.0
+        turn = inv[:, :, :2] * size  # crop units -> image pixels, one product per face
+        if n == 1:  # a plain 2-D product: NumPy's stacked one costs more for a single face
+            out = (out[0] @ turn[0].T + inv[0, :, 2])[None]
+        else:
+            out = out @ turn.transpose(0, 2, 1) + inv[:, None, :, 2]
         if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
             out = np.einsum("ij,njd->nid", self._projection, out)
             conf = conf @ self._projection.T
@@ -490,16 +491,12 @@ def as_rgb_image(image: Any, color: str = "rgb") -> np.ndarray:
     (H, W, 3) or (H, W, 4) whose channels are in `color` order ("rgb" or "bgr")."""
     if color not in ("rgb", "bgr"):
         raise ConfigError(f"color must be 'rgb' or 'bgr', not {color!r}")
+    if isinstance(image, np.ndarray):  # the common call first
+        return array_to_rgb(image, color=color)
     if isinstance(image, (str, os.PathLike)):
-        from ..io import load_image
-
         return load_image(image)
     if hasattr(image, "convert") and hasattr(image, "mode"):  # a PIL image
-        from ..io import to_rgb
-
         return to_rgb(image)
-    from ..io import array_to_rgb
-
     return array_to_rgb(image, color=color)
 
 
@@ -573,14 +570,17 @@ def _pick_backend(backend: str, model: Any, device: str) -> str:
 
 def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
     """uint8 RGB crops (N, S, S, 3) -> model input (N, C, S, S) float32 in `out`, as
-    `data.dataset.to_tensor` makes it: (rgb / 255 - 0.5) / 0.25; grey models get the luma."""
+    `data.dataset.to_tensor` makes it: (rgb / 255 - 0.5) / 0.25; grey models get the luma (its
+    weights carry the scale, so one product does both)."""
     if out.shape[1] == 1:
-        luma = crops @ np.array([0.299, 0.587, 0.114], np.float32)
-        np.multiply(luma[:, None], np.float32(1 / 63.75), out=out)
+        np.matmul(crops, _LUMA_SCALED, out=out[:, 0])
     else:
         np.multiply(crops.transpose(0, 3, 1, 2), np.float32(1 / 63.75), out=out)
     out -= 2.0
     return out
+
+
+_LUMA_SCALED = np.array([0.299, 0.587, 0.114], np.float32) / np.float32(63.75)
 
 
 def _seed_points(seeds: Sequence[np.ndarray | None] | None, sizes: list[int]) -> np.ndarray | None:
