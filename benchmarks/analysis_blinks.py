@@ -27,7 +27,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analysis_common import CACHE, read_set, write_table  # noqa: E402
+from analysis_common import CACHE, model_tag, read_set, write_table  # noqa: E402
 
 from facepoints.analysis import eye_openness, find_blinks  # noqa: E402
 from facepoints.analysis.eyes import eye_openness_from_image  # noqa: E402
@@ -101,7 +101,7 @@ def score(series: list[np.ndarray], threshold: float) -> tuple[int, int, int]:
 
 
 def series_for(set_name: str, model: str, faces: int) -> list[np.ndarray]:
-    path = CACHE / f"blinks2.{set_name}.{model}.{faces}.npy"
+    path = CACHE / f"blinks2.{set_name}.{model_tag(model)}.{faces}.npy"
     if path.is_file():
         return list(np.load(path))
     from facepoints import FaceLandmarker

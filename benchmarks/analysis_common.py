@@ -26,6 +26,23 @@ CACHE = ROOT / "runs" / "analysis"
 SETS = ("cuhk_test", "cuhk_train", "300w_test", "300w_train", "wflw", "lfw_smile")
 
 
+def model_tag(model: str) -> str:
+    """`model` plus a short hash of its weights file's bytes: the cache key of its predictions, so
+    that a model shipped again under the same name is never read from an older run's cache."""
+    import hashlib
+
+    from facepoints.models.pretrained import WEIGHTS_DIR
+
+    p = Path(model)
+    if not p.exists():
+        p = WEIGHTS_DIR / f"{model}.safetensors"
+    if p.is_dir():
+        p = next((p / c for c in ("best.safetensors", "best.pt") if (p / c).is_file()), p)
+    if not p.is_file():
+        return Path(model).name
+    return f"{Path(model).name}-{hashlib.sha1(p.read_bytes()).hexdigest()[:8]}"
+
+
 def read_set(name: str):
     """The human-labelled faces of a set by name (FaceRecords); lfw_smile adds `labels`."""
     from facepoints.data import read_dataset
@@ -117,7 +134,7 @@ def write_table(name: str, text: str) -> Path:
 def predictions(set_name: str, model: str, records=None, verbose: bool = True) -> np.ndarray:
     """(N, K, 2) points of `model` on the set's faces (its own boxes), from the cache when there."""
     records = read_set(set_name) if records is None else records
-    path = CACHE / f"{set_name}.{model}.npz"
+    path = CACHE / f"{set_name}.{model_tag(model)}.npz"
     if path.is_file():
         z = np.load(path)
         if len(z["points"]) == len(records):

@@ -30,6 +30,7 @@ from analysis_common import (  # noqa: E402
     CACHE,
     ROOT,
     SHARED,
+    model_tag,
     predictions,
     read_set,
     wflw_heldout,
@@ -96,7 +97,7 @@ def patch_features(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndar
     from facepoints.analysis.eyes import eye_patch_features
     from facepoints.io import load_image
 
-    path = CACHE / f"eyes.{set_name}.{model}.npy"
+    path = CACHE / f"eyes.{set_name}.{model_tag(model)}.npy"
     if path.is_file():
         f = np.load(path)
         if len(f) == len(recs):
