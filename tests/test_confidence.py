@@ -21,7 +21,7 @@ from facepoints.evaluation.confidence import (
 )
 from facepoints.models.pretrained import list_pretrained, resolve_model
 
-SHIPPED = ("cuhk5-resnet", "cuhk5-fast")
+SHIPPED = ("cuhk5-resnet", "cuhk5-fast", "cuhk5-nano")
 
 
 # --- metrics -------------------------------------------------------------------------------------

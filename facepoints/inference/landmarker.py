@@ -549,7 +549,7 @@ def _check_boxes(boxes: Any) -> np.ndarray:
         b = b[None]
     if b.ndim != 2 or b.shape[1] != 4:
         raise ConfigError(f"boxes must be (N, 4) x1 y1 x2 y2, got shape {np.shape(boxes)}")
-    if not np.isfinite(b).all() or (b[:, 2] <= b[:, 0]).any() or (b[:, 3] <= b[:, 1]).any():
+    if not (b[:, 2:] > b[:, :2]).all() or not np.isfinite(b).all():  # NaN fails the first too
         raise ConfigError("boxes must be finite with x2 > x1 and y2 > y1")
     return b
 
