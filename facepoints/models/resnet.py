@@ -98,13 +98,11 @@ def deepen_state(source: dict, source_config: dict, target: nn.Module) -> dict |
     stage's first blocks are the source's, the extra ones keep their identity start (zeroed last
     batch norm), so the deeper net begins as the same function (Chen et al.'s Net2DeeperNet).
     None where the two do not fit so."""
-    if not isinstance(target, ResNet):
+    if not _same_but(source_config, target, "depth"):
         return None
-    keys = ("width", "out_stride", "in_channels", "input_size", "head", "pool")
     src_depth, dst_depth = source_config.get("depth"), target.config.get("depth")
     if (
-        any(source_config.get(k) != target.config.get(k) for k in keys)
-        or src_depth is None
+        src_depth is None
         or dst_depth is None
         or len(src_depth) != len(dst_depth)
         or any(int(a) > int(b) for a, b in zip(src_depth, dst_depth, strict=True))
@@ -139,16 +137,10 @@ def widen_state(source: dict, source_config: dict, target: nn.Module, seed: int 
     copies in random shares that sum to one, so the wider net begins as the same function, in
     training mode too (Chen et al.'s Net2WiderNet; the random shares break the copies' symmetry).
     None where the two do not fit so."""
-    if not isinstance(target, ResNet):
+    if not _same_but(source_config, target, "width"):
         return None
-    keys = ("depth", "out_stride", "in_channels", "input_size", "head", "pool")
     old_w, new_w = source_config.get("width"), target.config.get("width")
-    if (
-        any(_listed(source_config.get(k)) != _listed(target.config.get(k)) for k in keys)
-        or old_w is None
-        or new_w is None
-        or int(new_w) <= int(old_w)
-    ):
+    if old_w is None or new_w is None or int(new_w) <= int(old_w):
         return None
     g = torch.Generator().manual_seed(seed)
     out = {k: v.clone() for k, v in target.state_dict().items()}
@@ -216,6 +208,15 @@ def widen_state(source: dict, source_config: dict, target: nn.Module, seed: int 
     except (KeyError, IndexError, RuntimeError):
         return None
     return out if ok else None
+
+
+def _same_but(source_config: dict, target: nn.Module, varying: str) -> bool:
+    """Whether `target` is a ResNet built as `source_config` in all but `varying` (and the
+    number of points, which the head's remapping handles)."""
+    if not isinstance(target, ResNet):
+        return False
+    keys = {"depth", "width", "out_stride", "in_channels", "input_size", "head", "pool"} - {varying}
+    return all(_listed(source_config.get(k)) == _listed(target.config.get(k)) for k in keys)
 
 
 def _listed(v):
