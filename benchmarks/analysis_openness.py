@@ -1,15 +1,21 @@
 """Eye and mouth openness from a model's points against the same measure on human labels.
 
 Sets: the 300-W test faces (68 human points) and the WFLW sample (98 human points, measured in
-both 98 and, projected, 68 points; the dense68 model was fine-tuned on the sample's "tune" half,
+both 98 and, projected, 68 points; the dense models were fine-tuned on the sample's "tune" half,
 so its held-out half is reported alone too). For each: Pearson correlation and mean absolute
-difference of eye openness (each eye a sample) and mouth openness.
+difference of eye openness (each eye a sample), from the points alone and from the points and
+the eyes' patches (the eye CNN), and of mouth openness.
 
-    python benchmarks/analysis_openness.py --model dense68            # the table
+    python benchmarks/analysis_openness.py --model dense98            # the table
     python benchmarks/analysis_openness.py --fit                      # facepoints/analysis/openness.json
+    python benchmarks/analysis_openness.py --fit-eyes-cnn --model dense98   # eyes_cnn.safetensors
+    python benchmarks/analysis_openness.py --fit-eyes --model dense98       # eyes.json (HOG ridge)
 
 `--fit` measures the typical open eye on training faces only: the 300-W training set's human
-labels (68 points) and the WFLW sample's tune half (98 points).
+labels (68 points) and the WFLW sample's tune half (98 points). `--fit-eyes-cnn` fits the eye
+CNN on the same training faces (patches cut along the model's points, human labels' openness as
+the target): first on all but a fixed validation split, reported beside the HOG ridge regression
+refitted on the same split, then on all of them.
 """
 
 from __future__ import annotations
@@ -149,12 +155,260 @@ def fit_eyes(model: str) -> None:
 
 
 def image_eyes(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarray:
-    """(N, 2) eye openness from the points and the eye patches (the shipped eyes.json)."""
+    """(N, 2) eye openness from the points and the eye patches: the shipped eye CNN, as
+    `facepoints.analysis.eyes.eye_openness_from_image` reads it."""
+    from facepoints.analysis import eye_net
+
+    ctx = eye_contexts(set_name, model, recs, pred)
+    return eye_net.predict(ctx, eye_net.eye_scalars(pred, get_scheme(pred.shape[1])))
+
+
+def ridge_eyes(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarray:
+    """(N, 2) eye openness from the HOG ridge regression (the shipped eyes.json)."""
     from facepoints.analysis.eyes import _model, paired
 
     f = paired(patch_features(set_name, model, recs, pred))
     m = _model()
     return np.maximum(((f - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"], 0.0)
+
+
+EYES_CNN = ROOT / "facepoints" / "analysis" / "eyes_cnn.safetensors"
+
+
+def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarray:
+    """(N, 2, h, w) uint8 eye context patches cut along the model's points on a set (cached)."""
+    import cv2
+
+    from facepoints.analysis import eye_net
+    from facepoints.io import load_image
+
+    path = CACHE / f"eyectx.{set_name}.{model_tag(model)}.npy"
+    if path.is_file():
+        c = np.load(path)
+        if len(c) == len(recs):
+            return c
+    scheme = get_scheme(pred.shape[1])
+    out, last = [], None
+    for img, p in zip(recs.images, pred, strict=True):
+        if last is None or last[0] != img:
+            last = (img, cv2.cvtColor(load_image(img), cv2.COLOR_RGB2GRAY))
+        out.append(eye_net.eye_contexts(last[1], p, scheme))
+    c = np.stack(out)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(path, c)
+    return c
+
+
+def cnn_training_faces(model: str) -> dict:
+    """The eye-CNN's training faces: the 300-W training set and the WFLW sample's tune half, cut
+    along the model's points, with the human labels' eye openness (68 points) as the target."""
+    from facepoints.analysis.eye_net import eye_scalars
+
+    s68 = get_scheme("ibug68")
+    w300 = read_set("300w_train")
+    p300 = predictions("300w_train", model, w300)
+    wflw = read_set("wflw")
+    pw = predictions("wflw", model, wflw)
+    tune = ~wflw_heldout(wflw)
+    ms = get_scheme(p300.shape[1])
+    return {
+        "ctx": np.concatenate(
+            [
+                eye_contexts("300w_train", model, w300, p300),
+                eye_contexts("wflw", model, wflw, pw)[tune],
+            ]
+        ),
+        "ear": np.concatenate([eye_openness(p300, ms), eye_openness(pw[tune], ms)]),
+        "sc": np.concatenate([eye_scalars(p300, ms), eye_scalars(pw[tune], ms)]),
+        "y": np.concatenate(
+            [
+                eye_openness(w300.points, s68),
+                eye_openness(project(wflw.points[tune], wflw.scheme, s68), s68),
+            ]
+        ).astype(np.float32),
+        "wflw": np.r_[np.zeros(len(w300), bool), np.ones(int(tune.sum()), bool)],
+    }
+
+
+def cnn_split(is_wflw: np.ndarray, seed: int = 0) -> np.ndarray:
+    """(N,) bool validation faces: a fixed 15% of the 300-W training faces and 25% of the WFLW
+    tune half."""
+    rng = np.random.default_rng(seed)
+    val = np.zeros(len(is_wflw), bool)
+    for group, share in ((False, 0.15), (True, 0.25)):
+        idx = np.flatnonzero(is_wflw == group)
+        val[rng.permutation(idx)[: int(round(share * len(idx)))]] = True
+    return val
+
+
+def augment(ctx: np.ndarray, rng) -> np.ndarray:
+    """One face's two context patches (2, h, w) to jittered net inputs (2, h', w'): the cut moved,
+    scaled and turned (the points' error), light, contrast, blur, low resolution and noise."""
+    import cv2
+
+    from facepoints.analysis import eye_net
+
+    w, h = eye_net.INPUT_SIZE
+    out = np.zeros((2, h, w), np.float32)
+    for k in range(2):
+        m = eye_net.input_affine(
+            scale=float(np.exp(rng.normal(0, 0.08))),
+            angle=float(rng.normal(0, 5)),
+            shift=tuple(rng.normal(0, 0.06, 2)),
+        )
+        p = cv2.warpAffine(ctx[k], m, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32)
+        if rng.random() < 0.3:
+            p = cv2.GaussianBlur(p, (0, 0), float(rng.uniform(0.5, 1.5)))
+        if rng.random() < 0.2:
+            f = float(rng.uniform(0.35, 0.7))
+            small = cv2.resize(
+                p, (max(4, int(w * f)), max(2, int(h * f))), interpolation=cv2.INTER_AREA
+            )
+            p = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        p = 255.0 * (np.clip(p, 0, 255) / 255.0) ** float(np.exp(rng.normal(0, 0.25)))
+        p += rng.normal(0, rng.uniform(0, 6), p.shape)
+        out[k] = p
+    return eye_net.standardise(out)
+
+
+def train_cnn(data: dict, train: np.ndarray, epochs: int, seed: int = 0, config=None, log=None):
+    """The eye CNN fitted on the faces `train` (indices into data) for `epochs` (Adam, one-cycle
+    cosine, batches of 32 faces, Huber loss), one thread."""
+    import torch
+
+    from facepoints.analysis.eye_net import EyeNet
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = EyeNet(**(config or {}))
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    batch = 32
+    steps = epochs * int(np.ceil(len(train) / batch))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.15)
+    for ep in range(epochs):
+        net.train()
+        order = rng.permutation(train)
+        total = 0.0
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
+            x = np.stack([augment(data["ctx"][j], rng) for j in idx])
+            sc = data["sc"][idx].copy()
+            sc[..., 0] *= np.exp(rng.normal(0, 0.05, (len(idx), 2)))
+            sc[..., 1] += rng.normal(0, 0.05, (len(idx), 2))
+            y = data["y"][idx]
+            swap = rng.random(len(idx)) < 0.5  # a mirrored face: the eyes trade places
+            x[swap], sc[swap], y[swap] = x[swap, ::-1], sc[swap, ::-1], y[swap, ::-1]
+            pred = net(
+                torch.from_numpy(np.ascontiguousarray(x)),
+                torch.from_numpy(np.ascontiguousarray(sc, np.float32)),
+            )
+            loss = torch.nn.functional.smooth_l1_loss(
+                pred, torch.from_numpy(np.ascontiguousarray(np.clip(y, 0, 3))), beta=0.2
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        if log:
+            log(ep, total / len(order), net)
+    net.eval()
+    return net
+
+
+def cnn_predict(net, ctx: np.ndarray, sc: np.ndarray) -> np.ndarray:
+    """(N, 2) openness of a fitted (eval) net on context patches."""
+    import torch
+
+    from facepoints.analysis.eye_net import to_input
+
+    with torch.inference_mode():
+        out = net(torch.from_numpy(to_input(ctx)), torch.from_numpy(np.asarray(sc, np.float32)))
+    return np.maximum(out.numpy().astype(np.float64), 0.0)
+
+
+CNN_EPOCHS = 60
+CNN_WFLW_REPEAT = (
+    3  # the WFLW tune faces, closer to hard photos than 300-W's, seen 3 times an epoch
+)
+
+
+def _with_repeats(faces: np.ndarray, is_wflw: np.ndarray) -> np.ndarray:
+    return np.concatenate([faces] + [faces[is_wflw[faces]]] * (CNN_WFLW_REPEAT - 1))
+
+
+def _r_mae(y: np.ndarray, p: np.ndarray) -> dict:
+    return {
+        "r": round(float(np.corrcoef(y.ravel(), p.ravel())[0, 1]), 3),
+        "mae": round(float(np.abs(y - p).mean()), 3),
+    }
+
+
+def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
+    """Fit the eye CNN on the training faces' validation split and report it beside the HOG ridge
+    refitted on the same split, then fit it on all training faces and write eyes_cnn.safetensors
+    (with what it was fitted on in its metadata)."""
+    import time
+
+    from safetensors.torch import save_file
+
+    from facepoints.analysis.eyes import paired
+
+    data = cnn_training_faces(model)
+    val = cnn_split(data["wflw"])
+    report = {}
+    t0 = time.time()
+    net = train_cnn(data, _with_repeats(np.flatnonzero(~val), data["wflw"]), epochs, seed=seed)
+    cnn = cnn_predict(net, data["ctx"], data["sc"])
+    # the HOG ridge regression on the same split
+    w300 = read_set("300w_train")
+    wflw = read_set("wflw")
+    tune = ~wflw_heldout(wflw)
+    f = np.concatenate(
+        [
+            patch_features("300w_train", model, w300, predictions("300w_train", model, w300)),
+            patch_features("wflw", model, wflw, predictions("wflw", model, wflw))[tune],
+        ]
+    )
+    f = paired(f).reshape(-1, 2 * f.shape[-1])
+    pipe = regressor().fit(f[np.repeat(~val, 2)], data["y"][~val].ravel())
+    ridge = np.maximum(pipe.predict(f).reshape(-1, 2), 0.0)
+    for name, pred in (("cnn", cnn), ("hog_ridge", ridge), ("points", data["ear"])):
+        report[name] = {
+            g: _r_mae(data["y"][m], pred[m])
+            for g, m in (
+                ("300w_train_val", val & ~data["wflw"]),
+                ("wflw_tune_val", val & data["wflw"]),
+                ("all_val", val),
+            )
+        }
+        print(name, report[name], flush=True)
+    print(f"validation fit {time.time() - t0:.0f}s", flush=True)
+    net = train_cnn(data, _with_repeats(np.arange(len(data["y"])), data["wflw"]), epochs, seed=seed)
+    meta = {
+        "about": "eye openness CNN (facepoints.analysis.eye_net) fitted by "
+        f"`python benchmarks/analysis_openness.py --fit-eyes-cnn --model {model}` on the 300-W "
+        f"training faces ({int((~data['wflw']).sum())}) and the WFLW sample's tune half "
+        f"({int(data['wflw'].sum())}), both eyes, patches cut along {model}'s points; target: "
+        "the human labels' eye openness (68 points)",
+        "points_from": model,
+        "epochs": epochs,
+        "wflw_repeat": CNN_WFLW_REPEAT,
+        "seed": seed,
+        "validation": "fitted on the rest, measured on a fixed 15% of the 300-W training faces "
+        "and 25% of the WFLW tune half (benchmarks/analysis_openness.py cnn_split): "
+        + json.dumps(report),
+    }
+    state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+    tmp = EYES_CNN.with_suffix(".tmp")
+    save_file(
+        state,
+        str(tmp),
+        metadata={"config": json.dumps(net.config), **{k: str(v) for k, v in meta.items()}},
+    )
+    tmp.replace(EYES_CNN)
+    print(f"wrote {EYES_CNN} ({EYES_CNN.stat().st_size // 1024} KB)")
 
 
 def compare(human: np.ndarray, pred: np.ndarray, scheme, eyes_img: np.ndarray) -> dict:
@@ -176,14 +430,23 @@ def compare(human: np.ndarray, pred: np.ndarray, scheme, eyes_img: np.ndarray) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--model", default="dense68")
+    p.add_argument("--model", default="dense98")
     p.add_argument("--fit", action="store_true", help="write openness.json from training faces")
     p.add_argument(
         "--fit-eyes",
         action="store_true",
         help="write eyes.json (the eye-patch model) from training faces",
     )
+    p.add_argument(
+        "--fit-eyes-cnn",
+        action="store_true",
+        help="write eyes_cnn.safetensors (the eye CNN) from training faces, after a validation fit",
+    )
+    p.add_argument("--epochs", type=int, default=CNN_EPOCHS, help="--fit-eyes-cnn's epochs")
     a = p.parse_args(argv)
+    if a.fit_eyes_cnn:
+        fit_eyes_cnn(a.model, a.epochs)
+        return 0
     if a.fit:
         fit()
         return 0

@@ -166,6 +166,84 @@ def test_closed_eye_and_mouth_read_zero(wflw):
         openness(project(p, "ibug68", "cuhk5"), "cuhk5")
 
 
+@pytest.fixture(scope="module")
+def w300_train(w300_root):
+    from facepoints.data import read_dataset
+
+    return read_dataset("300w", "train", w300_root)
+
+
+def _benchmark(name):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _same_lids(points68):
+    """The points with each eye's lids redrawn as one open shape between its corners: the points
+    alone read every eye alike, so any difference comes from the photo."""
+    s = get_scheme("ibug68")
+    p = np.array(points68, np.float64)
+    for name in ("eye_left", "eye_right"):
+        c = s.contours[name]
+        a, b = p[c[0]], p[c[3]]
+        up = np.array([(b - a)[1], -(b - a)[0]])  # one eye width, upwards in the image
+        p[c[1]], p[c[2]] = a + (b - a) / 3 + 0.15 * up, a + 2 * (b - a) / 3 + 0.15 * up
+        p[c[4]], p[c[5]] = a + 2 * (b - a) / 3 - 0.15 * up, a + (b - a) / 3 - 0.15 * up
+    return p
+
+
+def test_eye_patches_tell_closed_from_open_eyes(w300_train):
+    """Real photos of closed and open eyes (by their human labels), the lids' points the same
+    for all: the eye CNN reads the closed ones lower."""
+    from facepoints.analysis.eyes import eye_openness_from_image
+
+    human = eye_openness(w300_train.points, "ibug68").mean(-1)
+    closed, wide = np.flatnonzero(human < 0.3)[:12], np.flatnonzero(human > 1.0)[:12]
+    assert len(closed) == len(wide) == 12
+
+    def read(i):
+        img = load_image(w300_train.images[i])
+        return eye_openness_from_image(img, _same_lids(w300_train.points[i]), "ibug68").mean()
+
+    c, o = np.array([read(i) for i in closed]), np.array([read(i) for i in wide])
+    assert (c[:, None] < o[None]).mean() > 0.9  # pairs ordered right (the ROC curve's area)
+    assert np.median(c) < 0.5 * np.median(o)
+
+
+def test_eye_patches_see_eyes_painted_shut(w300_train):
+    """The same photo with its eyes painted shut, the same (open) points: openness drops."""
+    from facepoints.analysis.eyes import eye_openness_from_image
+
+    bench = _benchmark("analysis_blinks")
+    human = eye_openness(w300_train.points, "ibug68").mean(-1)
+    ratios = []
+    for i in np.flatnonzero((human > 0.9) & (human < 1.2))[:8]:
+        rgb, pts = load_image(w300_train.images[i]), w300_train.points[i]
+        before = eye_openness_from_image(rgb, pts, "ibug68").mean()
+        after = eye_openness_from_image(bench.close_eyes(rgb, pts), pts, "ibug68").mean()
+        assert after < 0.95 * before, (i, before, after)
+        ratios.append(after / before)
+    assert np.mean(ratios) < 0.8
+
+
+def test_eye_cnn_is_light_and_says_what_it_was_fitted_on():
+    from safetensors import safe_open
+
+    from facepoints.analysis.eye_net import WEIGHTS
+
+    assert WEIGHTS.stat().st_size < 400_000
+    with safe_open(str(WEIGHTS), "pt") as f:
+        meta = f.metadata()
+    assert "--fit-eyes-cnn" in meta["about"] and "300-W training faces" in meta["about"]
+    assert "WFLW sample's tune half" in meta["about"]
+
+
 def _series(dips, n=200, seed=0):
     rng = np.random.default_rng(seed)
     v = 0.9 + rng.normal(0, 0.005, n)

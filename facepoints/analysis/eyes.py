@@ -1,8 +1,11 @@
-"""Eye openness from the photo as well as the points: a ridge regression from each eye's patch
-(cut along the eye's corners from the dense points, HOG) and its points' openness, and the other
-eye's, to the openness of human labels. It measures closer to the human labels than the points alone when the model's
-eyelids are coarse (see docs/analysis.md); `eyes.json` holds the fit
-(benchmarks/analysis_openness.py --fit-eyes, on 300-W training faces)."""
+"""Eye openness from the photo as well as the points. `eye_openness_from_image` runs a small CNN
+(`eye_net`, weights in `eyes_cnn.safetensors`) on each eye's grey patch, cut along the eye's
+corners from the face's points, together with both eyes' openness from the points, and reads
+openness as human labellers see it: closed eyes under coarse eyelid points, wide eyes, blur and
+poor light (see docs/analysis.md; fitted by benchmarks/analysis_openness.py --fit-eyes-cnn on
+training faces). `eye_patch_features` gives the HOG of a similar patch, which the ridge
+regression in `eyes.json` maps to openness: a lighter, less accurate model kept for comparison
+(benchmarks/analysis_openness.py --fit-eyes)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,13 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme
 
-__all__ = ["eye_patch_features", "eye_openness_from_image", "paired", "PATCH_SIZE"]
+__all__ = [
+    "eye_patch_features",
+    "eye_openness_from_image",
+    "ridge_openness_from_image",
+    "paired",
+    "PATCH_SIZE",
+]
 
 _MODEL = Path(__file__).with_name("eyes.json")
 # an eye's patch: two eye widths (corner to corner) across, one down, in 48x24 pixels, and its HOG
@@ -68,6 +77,23 @@ def eye_openness_from_image(
 ) -> np.ndarray:
     """(2,) openness of the image-left and image-right eye (0 closed, 1 typical open) of one
     face, from its RGB (or grey) image and landmarks (K, 2)."""
+    import cv2
+
+    from . import eye_net
+
+    img = np.asarray(image)
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    pts = np.asarray(points, np.float64)
+    s = get_scheme(len(pts) if scheme is None else scheme)
+    contexts = eye_net.eye_contexts(grey, pts, s)
+    return eye_net.predict(contexts[None], eye_net.eye_scalars(pts, s)[None])[0]
+
+
+def ridge_openness_from_image(
+    image: np.ndarray, points: np.ndarray, scheme: str | int | Scheme | None = None
+) -> np.ndarray:
+    """(2,) eye openness as `eye_openness_from_image`, from the HOG ridge regression
+    (`eyes.json`) instead of the CNN."""
     import cv2
 
     img = np.asarray(image)
