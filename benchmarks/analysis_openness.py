@@ -176,13 +176,12 @@ EYES_CNN = ROOT / "facepoints" / "analysis" / "eyes_cnn.safetensors"
 
 
 def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarray:
-    """(N, 2, h, w) uint8 eye context patches cut along the model's points on a set (cached)."""
-    import cv2
-
+    """(N, 2, h, w) uint8 eye context patches cut along the model's points on a set, as
+    `eye_openness_from_image` cuts them (cached)."""
     from facepoints.analysis import eye_net
     from facepoints.io import load_image
 
-    path = CACHE / f"eyectx.{set_name}.{model_tag(model)}.npy"
+    path = CACHE / f"eyes_ctx.{set_name}.{model_tag(model)}.npy"
     if path.is_file():
         c = np.load(path)
         if len(c) == len(recs):
@@ -191,7 +190,7 @@ def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarra
     out, last = [], None
     for img, p in zip(recs.images, pred, strict=True):
         if last is None or last[0] != img:
-            last = (img, cv2.cvtColor(load_image(img), cv2.COLOR_RGB2GRAY))
+            last = (img, load_image(img))
         out.append(eye_net.eye_contexts(last[1], p, scheme))
     c = np.stack(out)
     CACHE.mkdir(parents=True, exist_ok=True)

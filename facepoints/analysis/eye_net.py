@@ -63,29 +63,26 @@ def eye_corners(points: np.ndarray, scheme: Scheme) -> list[tuple[np.ndarray, np
 
 
 def eye_contexts(
-    grey: np.ndarray, points: np.ndarray, scheme: str | int | Scheme | None = None
+    image: np.ndarray, points: np.ndarray, scheme: str | int | Scheme | None = None
 ) -> np.ndarray:
-    """(2, h, w) uint8 context patches (CONTEXT_SIZE) of one face's image-left and image-right
-    eye, the right one mirrored."""
+    """(2, h, w) uint8 grey context patches (CONTEXT_SIZE) of one face's image-left and
+    image-right eye, the right one mirrored, from a grey or RGB image (only the patches are made
+    grey, whatever the photo's size)."""
     import cv2
 
     pts = np.asarray(points, np.float64)
     s = get_scheme(len(pts) if scheme is None else scheme)
     if "eye_left" not in s.contours:
         raise ConfigError(f"scheme {s.name} has no eye outlines")
-    g = np.ascontiguousarray(grey)
-    return np.stack(
-        [
-            cv2.warpAffine(
-                g,
-                _corner_affine(a, b, k == 1, CONTEXT_SIZE, _CONTEXT_WIDTHS),
-                CONTEXT_SIZE,
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-            for k, (a, b) in enumerate(eye_corners(pts, s))
-        ]
-    )
+    img = np.ascontiguousarray(image)
+    out = []
+    for k, (a, b) in enumerate(eye_corners(pts, s)):
+        m = _corner_affine(a, b, k == 1, CONTEXT_SIZE, _CONTEXT_WIDTHS)
+        patch = cv2.warpAffine(
+            img, m, CONTEXT_SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        out.append(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY) if patch.ndim == 3 else patch)
+    return np.stack(out)
 
 
 def input_affine(

@@ -77,15 +77,15 @@ def eye_openness_from_image(
 ) -> np.ndarray:
     """(2,) openness of the image-left and image-right eye (0 closed, 1 typical open) of one
     face, from its RGB (or grey) image and landmarks (K, 2)."""
-    import cv2
 
     from . import eye_net
 
     img = np.asarray(image)
-    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = img[..., :3]
     pts = np.asarray(points, np.float64)
     s = get_scheme(len(pts) if scheme is None else scheme)
-    contexts = eye_net.eye_contexts(grey, pts, s)
+    contexts = eye_net.eye_contexts(img, pts, s)
     return eye_net.predict(contexts[None], eye_net.eye_scalars(pts, s)[None])[0]
 
 
