@@ -84,15 +84,17 @@ def test_card_states_data_terms_recipe_and_figures():
     rows = card.test_figures()
     assert {r["Test set"].split(",")[0] for r in rows} >= {"300-W test", "CUHK test"}
     text = (WEIGHTS_DIR / "dense98.md").read_text()
-    for stage in ("dense98-stage1", "dense98-stage2", "dense98"):
+    stages = ("dense98-stage1", "dense98-stage2", "dense98-deep", "dense98")
+    for stage in stages:
         assert f"recipes/{stage}.json" in text and (ROOT / "recipes" / f"{stage}.json").is_file()
     # each stage starts from the one before: the chain is reproducible from the shipped dense68
     inits = {
         stage: json.loads((ROOT / "recipes" / f"{stage}.json").read_text())["init"]
-        for stage in ("dense98-stage1", "dense98-stage2", "dense98")
+        for stage in stages
     }
     assert inits == {
         "dense98-stage1": "dense68",
         "dense98-stage2": "runs/dense98-stage1",
-        "dense98": "runs/dense98-stage2",
+        "dense98-deep": "runs/dense98-stage2",
+        "dense98": "runs/dense98-deep",
     }
