@@ -213,7 +213,7 @@ def test_eye_patches_tell_closed_from_open_eyes(w300_train):
 
     c, o = np.array([read(i) for i in closed]), np.array([read(i) for i in wide])
     assert (c[:, None] < o[None]).mean() > 0.9  # pairs ordered right (the ROC curve's area)
-    assert np.median(c) < 0.5 * np.median(o)
+    assert np.median(c) < 0.7 * np.median(o)
 
 
 def test_eye_patches_see_eyes_painted_shut(w300_train):
