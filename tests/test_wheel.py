@@ -52,6 +52,12 @@ def test_build_is_quiet_and_carries_models_page_and_licence(wheel):
     names = set(zipfile.ZipFile(path).namelist())
     shipped = {p.relative_to(ROOT).as_posix() for p in (ROOT / "facepoints/weights").glob("*")}
     assert shipped and shipped <= names  # every model and its card
+    fitted = {  # the analysis models' fitted files (eye CNN, ridge, pose face, smile)
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "facepoints/analysis").iterdir()
+        if p.suffix in (".json", ".safetensors")
+    }
+    assert "facepoints/analysis/eyes_cnn.safetensors" in fitted and fitted <= names
     for f in ("facepoints/serve/static/index.html", "facepoints/inference/astronaut.jpg"):
         assert f in names
     assert not any(n.startswith("tests/") for n in names)
