@@ -44,7 +44,7 @@ BACKENDS = ("auto", "onnx", "torch")
 REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
 # mirror=None: the shipped models that average each face with its mirror image by default (the
 # accurate dense model, whose users want its points more than its speed: on 300-W validation
-# faces its NME falls from 4.43% to 4.18% for twice the network's time; benchmarks/mirror_test.py)
+# faces its NME falls from 4.34% to 4.06% for twice the network's time; benchmarks/mirror_test.py)
 MIRROR_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
 
 
