@@ -101,22 +101,35 @@ def patch_features(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndar
     import cv2
 
     from facepoints.analysis.eyes import eye_patch_features
+
+    def cut(rgb, points, scheme):
+        return eye_patch_features(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), points, scheme)
+
+    return _per_face("eyes", set_name, model, recs, pred, cut)
+
+
+def _per_face(kind: str, set_name: str, model: str, recs, pred: np.ndarray, cut) -> np.ndarray:
+    """`cut(rgb, points, scheme)` of every face of a set, stacked; cached under CACHE by kind,
+    set and model file (written whole or not at all), each photo read once."""
     from facepoints.io import load_image
 
-    path = CACHE / f"eyes.{set_name}.{model_tag(model)}.npy"
+    path = CACHE / f"{kind}.{set_name}.{model_tag(model)}.npy"
     if path.is_file():
-        f = np.load(path)
-        if len(f) == len(recs):
-            return f
+        cached = np.load(path)
+        if len(cached) == len(recs):
+            return cached
     scheme = get_scheme(pred.shape[1])
-    f = np.stack(
-        [
-            eye_patch_features(cv2.cvtColor(load_image(img), cv2.COLOR_RGB2GRAY), p, scheme)
-            for img, p in zip(recs.images, pred, strict=True)
-        ]
-    )
-    np.save(path, f)
-    return f
+    out, last = [], None
+    for img, p in zip(recs.images, pred, strict=True):
+        if last is None or last[0] != img:
+            last = (img, load_image(img))
+        out.append(cut(last[1], p, scheme))
+    stacked = np.stack(out)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, stacked)
+    tmp.replace(path)
+    return stacked
 
 
 def regressor():
@@ -179,23 +192,8 @@ def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarra
     """(N, 2, h, w) uint8 eye context patches cut along the model's points on a set, as
     `eye_openness_from_image` cuts them (cached)."""
     from facepoints.analysis import eye_net
-    from facepoints.io import load_image
 
-    path = CACHE / f"eyes_ctx.{set_name}.{model_tag(model)}.npy"
-    if path.is_file():
-        c = np.load(path)
-        if len(c) == len(recs):
-            return c
-    scheme = get_scheme(pred.shape[1])
-    out, last = [], None
-    for img, p in zip(recs.images, pred, strict=True):
-        if last is None or last[0] != img:
-            last = (img, load_image(img))
-        out.append(eye_net.eye_contexts(last[1], p, scheme))
-    c = np.stack(out)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, c)
-    return c
+    return _per_face("eyes_ctx", set_name, model, recs, pred, eye_net.eye_contexts)
 
 
 def cnn_training_faces(model: str) -> dict:
