@@ -18,6 +18,8 @@ __all__ = [
     "EyeNet",
     "CONTEXT_SIZE",
     "INPUT_SIZE",
+    "corner_affine",
+    "eye_corners",
     "eye_contexts",
     "eye_scalars",
     "to_input",
@@ -34,7 +36,7 @@ INPUT_SIZE = (48, 24)
 _INPUT_SCALE = 0.75
 
 
-def _corner_affine(a: np.ndarray, b: np.ndarray, mirror: bool, size, widths: float) -> np.ndarray:
+def corner_affine(a: np.ndarray, b: np.ndarray, mirror: bool, size, widths: float) -> np.ndarray:
     """2x3 map from the image to a patch of `size` (w, h), `widths` eye widths across, centred on
     the corners' midpoint with the line a -> b running left to right (right to left: mirror)."""
     w, h = size
@@ -77,7 +79,7 @@ def eye_contexts(
     img = np.ascontiguousarray(image)
     out = []
     for k, (a, b) in enumerate(eye_corners(pts, s)):
-        m = _corner_affine(a, b, k == 1, CONTEXT_SIZE, _CONTEXT_WIDTHS)
+        m = corner_affine(a, b, k == 1, CONTEXT_SIZE, _CONTEXT_WIDTHS)
         patch = cv2.warpAffine(
             img, m, CONTEXT_SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )

@@ -43,6 +43,7 @@ def eye_patch_features(
     eye openness."""
     import cv2
 
+    from .eye_net import corner_affine, eye_corners
     from .openness import eye_openness
 
     pts = np.asarray(points, np.float64)
@@ -52,21 +53,8 @@ def eye_patch_features(
     w, h = PATCH_SIZE
     ear = eye_openness(pts, s)
     rows = []
-    for k, name in enumerate(("eye_left", "eye_right")):
-        c = s.contours[name]
-        a, b = pts[c[0]], pts[c[len(c) // 2]]
-        if k == 1:
-            a, b = b, a  # mirrored: the outer corner on the left, as for the other eye
-        width = max(float(np.linalg.norm(b - a)), 1e-3)
-        ux = (b - a) / width
-        uy = np.array([-ux[1], ux[0]])
-        scale = w / (_WIDTHS * width)
-        m = np.zeros((2, 3))
-        m[0, :2], m[1, :2] = ux * scale, uy * scale
-        m[:, 2] = np.array([(w - 1) / 2, (h - 1) / 2]) - m[:, :2] @ ((a + b) / 2)
-        if k == 1:
-            m[0] *= -1
-            m[0, 2] += w - 1
+    for k, (a, b) in enumerate(eye_corners(pts, s)):
+        m = corner_affine(a, b, k == 1, PATCH_SIZE, _WIDTHS)
         patch = cv2.warpAffine(np.ascontiguousarray(grey), m, (w, h), flags=cv2.INTER_LINEAR)
         rows.append(np.concatenate([_hog().compute(patch).ravel(), [ear[k]]]))
     return np.stack(rows)
