@@ -113,10 +113,35 @@ def test_confidence_leaves_the_points_untouched(cuhk_root):
     assert conf.shape == (16, 5) and float(conf.min()) >= 0 and float(conf.max()) <= 1
 
 
-def test_onnx_gives_the_same_confidence(tmp_path):
+def test_folded_head_gives_the_same_confidence(cuhk_root):
+    from facepoints.data import read_dataset
+    from facepoints.data.dataset import LandmarkDataset
+
+    loaded = resolve_model("cuhk5-nano")  # a 1x1 head on a heatmap model: it folds
+    head, net = loaded.confidence.eval(), loaded.model.eval()
+    folded = head.folded(net.head)
+    assert folded is not head
+    assert folded.conv.in_channels < head.conv.in_channels  # the score maps are folded in
+    recs = read_dataset("cuhk5", "test", cuhk_root).subset(slice(0, 16))
+    ds = LandmarkDataset(
+        recs, net.input_size, margin=loaded.margin, in_channels=net.in_channels, progress=False
+    )
+    x = torch.stack([ds[i]["image"] for i in range(len(ds))])
+    with torch.no_grad():
+        features = net.backbone(x)
+        outputs = net.head(features)
+        want, got = head(features, outputs), folded(features, outputs)
+    assert float(want.std()) > 0.01  # the faces differ, so the check can fail
+    assert torch.allclose(want, got, atol=1e-5)
+    fast = resolve_model("cuhk5-fast")  # a 3x3 head does not fold
+    assert fast.confidence.folded(fast.model.head) is fast.confidence
+
+
+@pytest.mark.parametrize("name", ["cuhk5-fast", "cuhk5-nano"])
+def test_onnx_gives_the_same_confidence(name, tmp_path):
     from facepoints.inference.export import compare_onnx, export_onnx, read_onnx_metadata
 
-    loaded = resolve_model("cuhk5-fast")
+    loaded = resolve_model(name)
     path = export_onnx(loaded, tmp_path / "fast.onnx")
     assert compare_onnx(loaded, path) < 1e-4
     assert compare_onnx(loaded, path, confidence=True) < 1e-4

@@ -391,7 +391,7 @@ class FaceLandmarker:
         sizes = [len(b) for b in boxes]
         if len(boxes) == 1:  # the common call: one image
             flat = np.asarray(boxes[0]).reshape(-1, 4)
-            owner = np.zeros(len(flat), np.intp)
+            owner = _owners(len(flat))
         else:
             flat = np.concatenate(boxes).reshape(-1, 4)
             owner = np.repeat(np.arange(len(boxes)), sizes)
@@ -435,6 +435,8 @@ class FaceLandmarker:
         REFINE_AUTO says it pays for; None where no face does."""
         if refine != "auto":
             return np.ones(len(owner), bool) if refine else None
+        if not REFINE_AUTO["given"] and (detected is None or not any(detected)):
+            return None  # given boxes only (the common call): nothing to decide per face
         det = [False] * images if detected is None else [bool(d) for d in detected]
         per_image = np.array([REFINE_AUTO["detector" if d else "given"] for d in det])
         return per_image[owner] if per_image.any() else None
@@ -461,14 +463,16 @@ class FaceLandmarker:
             for start in range(0, n, self.batch_size):
                 sl = slice(start, start + self.batch_size)
                 out[sl], conf[sl] = self._batch(rgbs, owner[sl], mats[sl])
-        conf = np.minimum(np.maximum(conf, 0.0), 1.0)  # np.clip's wrappers cost more than this
-        if not np.isfinite(out).all():  # a point the model could not place has no confidence
+        conf = np.minimum(np.maximum(conf, _ZERO), _ONE)  # np.clip's wrappers cost more
+        if not math.isfinite(out.sum()):  # a point the model could not place has no confidence
             conf[~np.isfinite(out).all(axis=-1)] = 0.0
-        turn = inv[:, :, :2] * size  # crop units -> image pixels, one product per face
-        if n == 1:  # a plain 2-D product: NumPy's stacked one costs more for a single face
-            out = (out[0] @ turn[0].T + inv[0, :, 2])[None]
+        inv[:, :, :2] *= size  # crop units -> image pixels, one product per face
+        if n == 1:  # one C call: NumPy's stacked product costs more for a single face
+            import cv2
+
+            out = cv2.transform(out.reshape(1, k, 2), inv[0]).reshape(1, k, 2)
         else:
-            out = out @ turn.transpose(0, 2, 1) + inv[:, None, :, 2]
+            out = out @ inv[:, :, :2].transpose(0, 2, 1) + inv[:, None, :, 2]
         if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
             out = np.einsum("ij,njd->nid", self._projection, out)
             conf = conf @ self._projection.T
@@ -565,6 +569,11 @@ def _resolve(model: Any, device: str):
 
 def _check_boxes(boxes: Any) -> np.ndarray:
     b = np.asarray(boxes, dtype=np.float32)
+    if b.shape == (1, 4) or b.shape == (4,):  # the common call, one box: plain float checks
+        x1, y1, x2, y2 = b.reshape(4).tolist()
+        if not (x2 > x1 and y2 > y1 and math.isfinite(x1 + y1 + x2 + y2)):
+            raise ConfigError("boxes must be finite with x2 > x1 and y2 > y1")
+        return b.reshape(1, 4)
     if b.size == 0:
         return np.zeros((0, 4), dtype=np.float32)
     if b.ndim == 1:
@@ -588,6 +597,16 @@ def _pick_backend(backend: str, model: Any, device: str) -> str:
     if str(device) != "cpu" or not (model is None or is_file):
         return "torch"
     return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
+
+
+_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
+_OWNERS = np.zeros(_BATCH, np.intp)
+_OWNERS.flags.writeable = False
+
+
+def _owners(n: int) -> np.ndarray:
+    """(n,) zeros: every face from image 0 (a shared read-only array for the common sizes)."""
+    return _OWNERS[:n] if n <= len(_OWNERS) else np.zeros(n, np.intp)
 
 
 def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -19,7 +19,8 @@ from ..errors import CheckpointError, ConfigError
 
 __all__ = ["OnnxRunner", "cached_onnx_path"]
 
-_EXPORT_VERSION = 3  # bump when export_onnx changes what it writes (2: confidence; 3: lean decode)
+_EXPORT_VERSION = 4  # bump when export_onnx changes what it writes (2: confidence; 3: lean
+# decode; 4: the confidence head folded)
 
 
 class OnnxRunner:
