@@ -263,6 +263,31 @@ def test_mirror_averages_each_face_with_its_mirror_image(w300_root):
     assert averaged < one
 
 
+def test_threads_by_default_parallel_for_the_heavy_model_only(w300_root, monkeypatch):
+    """threads=None: one ONNX Runtime thread for the small models, up to 4 of the process's cores
+    for dense98; an explicit count wins; the points do not depend on it."""
+    import os
+
+    from facepoints.inference import landmarker as mod
+
+    def intra(lm):
+        return lm.runner.session.get_session_options().intra_op_num_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2}, raising=False)
+    assert mod.default_threads("dense98") == 3 and mod.default_threads("cuhk5-fast") == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(16)), raising=False)
+    assert mod.default_threads("dense98") == mod.MAX_DEFAULT_THREADS
+    monkeypatch.undo()
+    cores = mod.default_threads("dense98")
+    assert intra(FaceLandmarker("cuhk5-nano")) == 1
+    many, one = FaceLandmarker("dense98"), FaceLandmarker("dense98", threads=1)
+    assert intra(many) == cores and intra(one) == 1
+    recs = read_dataset("300w", "test", w300_root)
+    img, box = load_image(recs.images[0]), recs.boxes[0]
+    a, b = many.landmarks(img, box[None]), one.landmarks(img, box[None])
+    assert np.abs(a - b).max() < 0.01  # pixels: only the order of the sums differs
+
+
 def test_face_to_dict_is_json_ready(tiny, faces):
     (face,) = tiny.detect(faces.images[0], boxes=faces.boxes[0])
     d = json.loads(json.dumps(face.to_dict()))

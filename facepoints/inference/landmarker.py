@@ -32,8 +32,10 @@ __all__ = [
     "Face",
     "FaceLandmarker",
     "MIRROR_BY_DEFAULT",
+    "PARALLEL_BY_DEFAULT",
     "REFINE_AUTO",
     "as_rgb_image",
+    "default_threads",
     "make_faces",
 ]
 
@@ -46,6 +48,24 @@ REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
 # accurate dense model, whose users want its points more than its speed: on 300-W validation
 # faces its NME falls from 4.34% to 4.06% for twice the network's time; benchmarks/mirror_test.py)
 MIRROR_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
+# threads=None: the shipped models whose face takes long enough on one thread that more threads
+# pay (ONNX Runtime splits each convolution): dense98's face takes 19.6 ms of wall time on one
+# thread and 11.2 ms on two cores (benchmarks/threads_default.py); the small models gain little
+# (dense68 1.39 -> 1.21 ms) and stay on one, where many landmarkers in one process lose nothing
+PARALLEL_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
+MAX_DEFAULT_THREADS = 4
+
+
+def default_threads(model_name: str | None) -> int:
+    """The ONNX Runtime threads a landmarker gets when `threads` is None: 1, or for the models
+    in `PARALLEL_BY_DEFAULT` the cores this process may run on, at most MAX_DEFAULT_THREADS."""
+    if model_name not in PARALLEL_BY_DEFAULT:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT_THREADS, cores))
 
 
 @dataclass(repr=False)
@@ -129,8 +149,9 @@ class FaceLandmarker:
         `detect(rgb) -> [Detection]`, or None (the default detector), created at first use.
     backend: "auto" (ONNX Runtime where it is installed and the model is a name or a file on the
         CPU, else PyTorch), "onnx" or "torch". device: torch device ("cpu", "cuda").
-    threads: CPU threads, set once here (torch: process-wide; onnx: the session's, 1 when None:
-        per-face work is fastest on one). refine: run a second pass on a box derived from the
+    threads: CPU threads, set once here (torch: process-wide; onnx: the session's; None: 1,
+        where per-face work is fastest, except for the models in `PARALLEL_BY_DEFAULT`, which
+        get up to 4 of the process's cores). refine: run a second pass on a box derived from the
         first pass's points (`boxes.box_from_points`): True, False, or "auto", where it pays
         (`REFINE_AUTO`: measured per box source on validation faces).
     min_face: detected faces whose box side is below this many pixels are dropped (the detector
@@ -291,8 +312,11 @@ class FaceLandmarker:
             except ImportError as e:
                 raise ConfigError(f"the onnx backend is not available here ({e})") from None
             try:
-                # one session per landmarker, its threads set once: 1 unless asked
-                runner = OnnxRunner(model if loaded is None else loaded, threads=threads or 1)
+                # one session per landmarker, its threads set once (None: by the model)
+                name = None if loaded is None else loaded.name
+                runner = OnnxRunner(
+                    model if loaded is None else loaded, threads=threads or default_threads(name)
+                )
             except (CheckpointError, ConfigError) as e:
                 if not fallback:
                     raise
