@@ -83,10 +83,17 @@ def training_split(
     """The (training, validation) faces of `loaded` (a LoadedModel), rebuilt from its saved
     training config exactly as `facepoints.training.loop.train` built them (read the split, keep
     a seeded `max_faces`, then `FaceRecords.split(val_fraction, seed)`). Arguments given override
-    the saved values (needed for models saved without a training config)."""
+    the saved values (needed for models saved without a training config). For a model trained on
+    a mix of datasets: the faces of the mix's first dataset."""
     from .data import read_dataset
 
     cfg = dict(loaded.metadata.get("train_config") or {})
+    if not (dataset or cfg.get("dataset")) and cfg.get("mix"):
+        # a model trained on several datasets: the first of its mix, split as training split it
+        from .data.mixture import parse_mix
+
+        first = parse_mix(cfg["mix"])[0]
+        cfg.update(dataset=first.dataset, split=first.split, data_root=first.data_root)
     dataset = dataset or cfg.get("dataset") or loaded.metadata.get("dataset")
     if not dataset:
         raise ConfigError(

@@ -101,3 +101,32 @@ def test_stats_and_show_commands_work_on_300w(tmp_path, w300_root):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert out.is_file() and out.stat().st_size > 10_000
+
+
+def test_five_point_views_for_five_point_models(w300_root, wflw_root):
+    """300w5 / wflw5: the same faces and boxes in CUHK's five points (eye centres from the eye
+    contours, or WFLW's pupils), so a 5-point model can learn from them; never guessed from a
+    folder."""
+    import json
+
+    from facepoints.schemes import project
+
+    full, five = read_dataset("300w", "test", w300_root), read_dataset("300w5", "test", w300_root)
+    assert five.scheme.name == "cuhk5" and len(five) == len(full)
+    assert np.array_equal(five.boxes, full.boxes) and five.images == full.images
+    eyes = full.points[:, 36:42].mean(axis=1)  # the image-left eye's six contour points
+    assert np.allclose(five.points[:, 0], eyes, atol=1e-3)
+    assert np.allclose(five.points, project(full.points, "ibug68", "cuhk5"))
+    tune = read_dataset("wflw5", "tune", wflw_root)
+    assert tune.scheme.name == "cuhk5"
+    assert np.allclose(
+        tune.points[:, :2], read_dataset("wflw98", "tune", wflw_root).points[:, 96:98]
+    )
+    assert detect_dataset(w300_root) == "300w"
+    # the shipped default learned from them, from a CUHK-only first step
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    recipe = json.loads((root / "recipes" / "cuhk5-fast.json").read_text())
+    assert {p["dataset"] for p in recipe["mix"].values()} == {"cuhk5", "300w5", "wflw5"}
+    assert recipe["init"] == "runs/cuhk5-fast-cuhk"
+    first = json.loads((root / "recipes" / "cuhk5-fast-cuhk.json").read_text())
+    assert first["dataset"] == "cuhk5" and not first.get("mix") and not first.get("init")

@@ -106,6 +106,34 @@ class W300Info(DatasetInfo):
         return read_300w(root, split, skip_bad=skip_bad)
 
 
+@DATASETS.register("300w5")
+class W300FiveInfo(W300Info):
+    """300-W's faces (the same splits) in CUHK's five points, for 5-point models: each eye's six
+    contour points averaged (its centre), the nose tip and the mouth corners; the boxes still
+    from all 68 points."""
+
+    name = "300w5"
+    scheme = "cuhk5"
+
+    def matches(self, root: Path) -> bool:
+        return False  # never guessed from a folder: the folder reads as "300w"
+
+    def read(self, root: Path, split: str, skip_bad: bool = False) -> FaceRecords:
+        return _in_scheme(super().read(root, split, skip_bad), self.scheme, f"{self.name} {split}")
+
+
+def _in_scheme(records: FaceRecords, scheme: str, name: str) -> FaceRecords:
+    """`records` with their points projected into `scheme` (boxes, images and the rest kept)."""
+    import dataclasses
+
+    from ..schemes import get_scheme, project
+
+    target = get_scheme(scheme)
+    return dataclasses.replace(
+        records, scheme=target, points=project(records.points, records.scheme, target), name=name
+    )
+
+
 # The WFLW sample's halves for the dense model: photos split at random (seed 0); "tune" fits the
 # teachers' maps and fine-tunes the student, "heldout" is only ever evaluated on.
 WFLW68_HELDOUT_FRACTION = 0.5
@@ -141,6 +169,15 @@ class WFLW98Info(WFLW68Info):
 
     name = "wflw98"
     scheme = "wflw98"
+
+
+@DATASETS.register("wflw5")
+class WFLW5Info(WFLW68Info):
+    """The same halves as wflw68 ("tune", "heldout", "test") in CUHK's five points: WFLW's
+    pupils, nose tip and mouth corners."""
+
+    name = "wflw5"
+    scheme = "cuhk5"
 
 
 def _wflw_halves(root: Path, split: str, scheme, name: str, skip_bad: bool) -> FaceRecords:
