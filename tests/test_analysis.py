@@ -355,3 +355,20 @@ def test_blinks_in_a_synthetic_video_of_a_real_photo():
     assert len(found) == len(truth)
     for b, (start, n) in zip(found, truth, strict=True):
         assert abs(b.start - start) <= 1 and 1 <= b.frames <= n + 2
+
+
+def test_smile_score_of_wild_points_is_quiet(w300_root):
+    """Points far off a face (a failed fit) give a probability in [0, 1], with no overflow
+    warning printed to the user (predict computes the smile of every face)."""
+    import warnings
+
+    from facepoints.analysis.smile import smile_scores
+    from facepoints.data import read_dataset
+
+    pts = read_dataset("300w", "test", w300_root).points[:3].astype(np.float64)
+    pts[0, 48] += 1e4  # one mouth corner thrown far away
+    pts[1] *= 50.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = smile_scores(pts, "ibug68")
+    assert np.all((p >= 0) & (p <= 1))

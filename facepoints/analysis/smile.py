@@ -67,7 +67,7 @@ def smile_scores(points: np.ndarray, scheme: str | int | Scheme | None = None) -
     m = _model(feature_scheme(s).name)
     f = smile_features(pts, s)
     z = ((f - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
-    return 1.0 / (1.0 + np.exp(-z))
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))  # no overflow far from the line
 
 
 def smile_score(points: np.ndarray, scheme: str | int | Scheme | None = None) -> float:

@@ -158,7 +158,8 @@ def confidence_summary(
 def platt(z: np.ndarray, ab: Sequence[float]) -> np.ndarray:
     """sigmoid(a * z + b)."""
     a, b = float(ab[0]), float(ab[1])
-    return 1.0 / (1.0 + np.exp(-(a * np.asarray(z, dtype=np.float64) + b)))
+    logit = a * np.asarray(z, dtype=np.float64) + b
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
 
 
 def fit_platt(z: np.ndarray, good: np.ndarray, l2: float = 1e-4) -> tuple[float, float]:
@@ -179,7 +180,7 @@ def fit_platt(z: np.ndarray, good: np.ndarray, l2: float = 1e-4) -> tuple[float,
     w = np.array([0.0, np.log(rate / (1 - rate))])
     design = np.stack([u, np.ones_like(u)], axis=1)
     for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(design @ w)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ w, -50.0, 50.0)))
         grad = design.T @ (p - y) + np.array([l2 * len(y) * w[0], 0.0])
         hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag([l2 * len(y), 1e-9])
         step = np.linalg.solve(hess, grad)
