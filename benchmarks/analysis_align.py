@@ -62,7 +62,7 @@ def sharpness(recs, n: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["cuhk5-resnet", "dense68"])
+    p.add_argument("--models", nargs="+", default=["cuhk5-fast", "cuhk5-resnet", "dense68"])
     p.add_argument("--sharpness-faces", type=int, default=300)
     a = p.parse_args(argv)
     recs = read_set("cuhk_test")
