@@ -151,7 +151,7 @@ def fit_confidence(
     import torch
 
     from . import __version__
-    from .evaluation.confidence import auroc, expected_calibration_error, fit_platt
+    from .evaluation.confidence import auroc, expected_calibration_error, fit_platt, platt
     from .models.confidence import ConfidenceHead
     from .models.heads import HeatmapHead
     from .models.pretrained import LoadedModel, resolve_model
@@ -258,7 +258,7 @@ def fit_confidence(
     good = e_val[known] <= cfg.threshold
     a, b = fit_platt(z_val[known], good)
     head.calibration.copy_(torch.tensor([a, b], dtype=head.calibration.dtype))
-    conf_all = 1.0 / (1.0 + np.exp(-np.clip(a * z_val + b, -50.0, 50.0)))
+    conf_all = platt(z_val, (a, b))
     conf = conf_all[known]
     face_conf = np.nanmean(np.where(known, conf_all, np.nan), axis=1)
     face_err = np.nanmean(e_val, axis=1)
