@@ -7,6 +7,10 @@ between models and recipes without looking at test faces.
 Validation faces: the seeded 10% (seed 0) of CUHK train, 300-W train (HELEN trainset and AFW)
 and the WFLW sample's tune half that training holds out, each in the scheme the models share with
 it (5-point models: CUHK's five points, NME by the eye centres).
+
+Dense models: `--compare ibug68 --sets 300-W,"WFLW tune"` (CUHK has only five points), and
+`--mirror` to average every model with its mirror image as `dense98` does by default (a run
+folder of another name would not). The WFLW rows add the large-pose faces' own figures.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compare", default="cuhk5", help="scheme the points are compared in")
+    p.add_argument("--sets", help="comma-separated labels of the sets to run (default: all)")
+    p.add_argument("--mirror", action="store_true", help="every model averaged with its mirror")
     a = p.parse_args(argv)
+    sets = [s for s in SETS if a.sets is None or s[0] in a.sets.split(",")]
 
     from facepoints import FaceLandmarker
     from facepoints.data import read_dataset
@@ -54,13 +61,15 @@ def main(argv: list[str] | None = None) -> int:
         "given boxes: NME | FR@10% |"
     )
     print("|---|---|--:|--:|--:|--:|--:|--:|")
-    for label, dataset, split, folder in SETS:
+    mirror = True if a.mirror else None
+    for label, dataset, split, folder in sets:
         val = read_dataset(dataset, split, SHARED / folder).split(a.val_fraction, a.seed)[1]
         photos = sorted({str(x) for x in val.images})
         truth = project(val.points, val.scheme, compare)
         for model in a.models:
-            row = _score(_model_source(model, None), val, photos, False, compare.name)
-            lm = FaceLandmarker(model, threads=1, scheme=compare.name)
+            src = _model_source(model, None, mirror=mirror)
+            row = _score(src, val, photos, False, compare.name)
+            lm = FaceLandmarker(model, threads=1, scheme=compare.name, mirror=mirror)
             pred = np.stack(
                 [
                     lm.landmarks(load_image(img), np.asarray(box)[None])[0]
@@ -74,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"{100 * float(np.mean(e > 0.1)):.1f}% |",
                 flush=True,
             )
+            pose = val.attributes.get("largepose")
+            if pose is not None and pose.any():
+                whole = row["attributes"]["largepose"]
+                print(
+                    f"| {model} | {label}, large pose | {int(pose.sum())} | "
+                    f"{whole['n'] - whole['missed']} | {100 * whole['nme']:.2f}% | "
+                    f"{100 * whole['fr']:.1f}% | {100 * float(np.mean(e[pose])):.2f}% | "
+                    f"{100 * float(np.mean(e[pose] > 0.1)):.1f}% |",
+                    flush=True,
+                )
     return 0
 
 

@@ -141,10 +141,12 @@ def _attribute_cell(a: dict[str, Any]) -> str:
 # --- sources ------------------------------------------------------------------------------------
 
 
-def _model_source(spec: str, detector: str | None, scheme: str | None = None) -> _Source:
+def _model_source(
+    spec: str, detector: str | None, scheme: str | None = None, mirror: bool | None = None
+) -> _Source:
     from ..inference.landmarker import FaceLandmarker
 
-    lm = FaceLandmarker(model=spec, detector=detector, threads=1, scheme=scheme)
+    lm = FaceLandmarker(model=spec, detector=detector, threads=1, scheme=scheme, mirror=mirror)
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
         return [f.landmarks for f in lm.detect(rgb)]
