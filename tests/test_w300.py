@@ -125,8 +125,13 @@ def test_five_point_views_for_five_point_models(w300_root, wflw_root):
     assert detect_dataset(w300_root) == "300w"
     # the shipped default learned from them, from a CUHK-only first step
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    mix = json.loads((root / "recipes" / "cuhk5-fast-mix.json").read_text())
+    assert {p["dataset"] for p in mix["mix"].values()} == {"cuhk5", "300w5", "wflw5"}
+    assert mix["init"] == "runs/cuhk5-fast-cuhk"
+    # and last from turned copies of the 300-W training faces (`facepoints data turn`)
     recipe = json.loads((root / "recipes" / "cuhk5-fast.json").read_text())
-    assert {p["dataset"] for p in recipe["mix"].values()} == {"cuhk5", "300w5", "wflw5"}
-    assert recipe["init"] == "runs/cuhk5-fast-cuhk"
+    assert recipe["init"] == "runs/cuhk5-fast-mix"
+    roots = {p["data_root"] for p in recipe["mix"].values() if p["dataset"] == "300w5"}
+    assert roots == {"../shared/data/300w", "runs/300w-turned"}
     first = json.loads((root / "recipes" / "cuhk5-fast-cuhk.json").read_text())
     assert first["dataset"] == "cuhk5" and not first.get("mix") and not first.get("init")

@@ -110,6 +110,12 @@ def register(sub) -> None:
     tu.add_argument("--val-fraction", type=float, default=0.1, help="as training's (default 0.1)")
     tu.add_argument("--seed", type=int, default=0, help="training's split seed and the turns'")
     tu.add_argument("--max-faces", type=int, help="only the first N training faces (a quick look)")
+    tu.add_argument(
+        "--of",
+        choices=("train", "validation"),
+        default="train",
+        help="turn the training faces (default), or the validation faces, to measure on",
+    )
     tu.add_argument("--no-progress", action="store_true")
     tu.set_defaults(handler=_turn)
 
@@ -212,7 +218,8 @@ def _turn(a: argparse.Namespace) -> int:
         raise ConfigError(f"--yaw {a.yaw}: want 0 <= low <= high <= 90 degrees")
     if a.per_face < 1:
         raise ConfigError(f"--per-face must be >= 1, got {a.per_face}")
-    train, _ = read_dataset("300w", "train", a.data_root).split(a.val_fraction, a.seed)
+    parts = read_dataset("300w", "train", a.data_root).split(a.val_fraction, a.seed)
+    train = parts[0] if a.of == "train" else parts[1]
     if a.max_faces:
         train = train.subset(slice(0, a.max_faces))
     n = write_turned(
@@ -223,7 +230,7 @@ def _turn(a: argparse.Namespace) -> int:
         seed=a.seed,
         progress=not a.no_progress,
     )
-    print(f"{n} turned faces from {len(train)} training faces in {a.out}")
+    print(f"{n} turned faces from {len(train)} {a.of} faces in {a.out}")
     return 0
 
 
