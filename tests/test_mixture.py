@@ -225,3 +225,28 @@ def test_mixed_run_trains_validates_each_dataset_and_resumes_exactly(
     for k in a:
         torch.testing.assert_close(a[k], b[k], msg=k)
     assert done["val_nme"] == pytest.approx(whole["val_nme"])
+
+
+def test_composite_checkpoint_loads_with_its_scheme(tmp_path, cuhk_root, w300_root):
+    """A run's .pt checkpoint of a composite-scheme model (171 points: no scheme has that many
+    on its own) loads with its scheme, as its .safetensors does, for torch and ONNX alike."""
+    from facepoints import FaceLandmarker
+    from facepoints.models.pretrained import resolve_model
+
+    mix = {
+        "cuhk5": {"data_root": str(cuhk_root), "weight": 1.0},
+        "300w": {"data_root": str(w300_root), "split": "test", "weight": 1.0},
+    }
+    cfg = TrainConfig(
+        mix=mix, epoch_size=16, max_faces=16, model="resnet", input_size=32, epochs=1,
+        batch_size=8, model_kwargs={"width": 8, "head": "heatmap"}, threads=1, workers=0,
+        val_fraction=0.25, scheme="wflw98+ibug68+cuhk5", out=str(tmp_path / "run"),
+        stop_after_steps=1,
+    )  # fmt: skip
+    train(cfg, progress=False)
+    loaded = resolve_model(tmp_path / "run" / "last.pt")
+    assert loaded.scheme.name == "wflw98+ibug68+cuhk5" and loaded.scheme.num_points == 171
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    for backend in ("torch", "onnx"):
+        lm = FaceLandmarker(tmp_path / "run" / "last.pt", backend=backend, scheme="ibug68")
+        assert lm.landmarks(rgb, [[8, 8, 56, 56]]).shape == (1, 68, 2)

@@ -97,6 +97,8 @@ def resolve_model(spec: str | Path | None = None, device: str = "cpu") -> Loaded
             ) from None
         model.eval()
         meta = {"margin": state.get("config", {}).get("margin", 0.2)}
+        if state.get("scheme"):  # a composite model's points have no name of their count
+            meta["scheme"] = state["scheme"]
         confidence = None
     else:
         model = load_model(p)
