@@ -161,8 +161,11 @@ def _model_hash(model: Any) -> str:
     margin = model.margin if isinstance(model, LoadedModel) else 0.2
     name = model.name if isinstance(model, LoadedModel) else ""
     conf = model.confidence if isinstance(model, LoadedModel) else None
+    scheme = model.metadata.get("scheme") if isinstance(model, LoadedModel) else None
     h = hashlib.sha1()
     head = {"v": _EXPORT_VERSION, "torch": torch.__version__, "margin": margin, "name": name}
+    if scheme:  # the export records it: another scheme is another file
+        head["scheme"] = scheme
     h.update(json.dumps(head, sort_keys=True).encode())
     h.update(json.dumps(getattr(net, "config", {}), sort_keys=True).encode())
     state = dict(net.state_dict())
