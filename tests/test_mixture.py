@@ -204,12 +204,8 @@ def test_composite_scheme_blocks_and_what_each_dataset_teaches():
 def test_mixed_run_trains_validates_each_dataset_and_resumes_exactly(
     tmp_path, cuhk_root, w300_root
 ):
-    mix = {
-        "cuhk5": {"data_root": str(cuhk_root), "weight": 1.0},
-        "300w": {"data_root": str(w300_root), "split": "test", "weight": 3.0},
-    }
     common = dict(
-        mix=mix, epoch_size=48, max_faces=40, model="resnet", input_size=48, epochs=2,
+        mix=_cuhk_and_300w(cuhk_root, w300_root, 3.0), epoch_size=48, max_faces=40, model="resnet", input_size=48, epochs=2,
         batch_size=16, model_kwargs={"width": 8, "head": "heatmap"}, threads=1, workers=0,
         val_fraction=0.2, augment_kind="wild", scheme="wflw98",
     )  # fmt: skip
@@ -233,12 +229,8 @@ def test_composite_checkpoint_loads_with_its_scheme(tmp_path, cuhk_root, w300_ro
     from facepoints import FaceLandmarker
     from facepoints.models.pretrained import resolve_model
 
-    mix = {
-        "cuhk5": {"data_root": str(cuhk_root), "weight": 1.0},
-        "300w": {"data_root": str(w300_root), "split": "test", "weight": 1.0},
-    }
     cfg = TrainConfig(
-        mix=mix, epoch_size=16, max_faces=16, model="resnet", input_size=32, epochs=1,
+        mix=_cuhk_and_300w(cuhk_root, w300_root, 1.0), epoch_size=16, max_faces=16, model="resnet", input_size=32, epochs=1,
         batch_size=8, model_kwargs={"width": 8, "head": "heatmap"}, threads=1, workers=0,
         val_fraction=0.25, scheme="wflw98+ibug68+cuhk5", out=str(tmp_path / "run"),
         stop_after_steps=1,
@@ -250,3 +242,11 @@ def test_composite_checkpoint_loads_with_its_scheme(tmp_path, cuhk_root, w300_ro
     for backend in ("torch", "onnx"):
         lm = FaceLandmarker(tmp_path / "run" / "last.pt", backend=backend, scheme="ibug68")
         assert lm.landmarks(rgb, [[8, 8, 56, 56]]).shape == (1, 68, 2)
+
+
+def _cuhk_and_300w(cuhk_root, w300_root, w300_weight: float) -> dict:
+    """A training mix of CUHK's faces and 300-W's test faces (few, for quick runs)."""
+    return {
+        "cuhk5": {"data_root": str(cuhk_root), "weight": 1.0},
+        "300w": {"data_root": str(w300_root), "split": "test", "weight": w300_weight},
+    }
