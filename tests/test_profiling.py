@@ -111,7 +111,12 @@ def test_cli_leaves_validation_faces_out(w300_root, tmp_path):
     train, val = read_dataset("300w", "train", data_root=w300_root).split(0.1, 0)
     assert stems and stems <= {p.stem for p in train.images[:12]}
     assert not stems & {p.stem for p in val.images}
-    bad = subprocess.run([*cmd, "--out", str(out), "--yaw", "40"], capture_output=True, text=True)
-    assert bad.returncode != 0
-    lines = bad.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--yaw 40" in lines[0]
+    for yaw in ("40", "30,60"):  # not a range; past the turns the markup holds up to
+        bad = subprocess.run(
+            [*cmd, "--out", str(out), "--yaw", yaw], capture_output=True, text=True
+        )
+        assert bad.returncode != 0
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"--yaw {yaw}" in lines[0]
+    with pytest.raises(ConfigError, match="45"):
+        write_turned(read_dataset("300w", "test", data_root=w300_root), out, yaw_range=(30, 60))

@@ -98,8 +98,9 @@ def register(sub) -> None:
         description="Turn each 300-W training face away from the camera about its own vertical "
         "axis (a mean 3D face fitted to its 68 points gives their depths), warp the photo to "
         "follow and write the copies, with their moved points, as a 300-W folder (dataset 300w, "
-        "split train). The validation faces (the seeded --val-fraction that training holds "
-        "out) are left out. Rerunning skips the faces already made.",
+        "split train). Only the training faces are turned, never the validation faces (the "
+        "seeded --val-fraction that training holds out); --of validation turns only those, to "
+        "measure on. Rerunning skips the faces already made.",
     )
     tu.add_argument("--data-root", help="the 300w folder (default: the user data folder)")
     tu.add_argument("--out", default="runs/300w-turned", help="output folder")
@@ -207,15 +208,15 @@ def _fit_teachers(a: argparse.Namespace) -> int:
 
 def _turn(a: argparse.Namespace) -> int:
     from ..data import read_dataset
-    from ..data.profiling import write_turned
+    from ..data.profiling import MAX_YAW, write_turned
     from ..errors import ConfigError
 
     try:
         lo, hi = (float(v) for v in a.yaw.split(","))
     except ValueError:
         raise ConfigError(f"--yaw {a.yaw}: give two numbers, e.g. 25,45") from None
-    if not 0 <= lo <= hi <= 90:
-        raise ConfigError(f"--yaw {a.yaw}: want 0 <= low <= high <= 90 degrees")
+    if not 0 <= lo <= hi <= MAX_YAW:
+        raise ConfigError(f"--yaw {a.yaw}: want 0 <= low <= high <= {MAX_YAW:g} degrees")
     if a.per_face < 1:
         raise ConfigError(f"--per-face must be >= 1, got {a.per_face}")
     parts = read_dataset("300w", "train", a.data_root).split(a.val_fraction, a.seed)

@@ -25,7 +25,7 @@ from ..schemes import IBUG68
 
 __all__ = ["MAX_YAW", "turn_face", "turned_points", "write_turned", "yaw_of"]
 
-MAX_YAW = 50.0  # degrees: beyond it the far side's jaw points leave the face's outline
+MAX_YAW = 45.0  # degrees: beyond it the far side's jaw points leave the face's outline
 _RING = 1.3  # the head's ring: the face's outline pushed out this much from its centre
 _RING_DEPTH_MM = 40.0  # and this far behind the jaw line
 _FRAME = 2.2  # the still frame: this many face sizes across, centred on the face
@@ -189,6 +189,9 @@ def write_turned(
     Files are written whole (a temporary name, then renamed). Returns the faces written."""
     from ..io import load_image
     from .w300 import PTS_ORIGIN, SPLITS
+
+    if not 0 <= yaw_range[0] <= yaw_range[1] <= MAX_YAW:
+        raise ConfigError(f"yaw range {yaw_range}: want 0 <= low <= high <= {MAX_YAW:g} degrees")
 
     root = Path(out)
     for folder in SPLITS["train"]:  # a 300-W root, even where one source gave no face
