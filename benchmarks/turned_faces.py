@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from facepoints.data import read_dataset  # noqa: E402
-from facepoints.data.profiling import turn_face, yaw_of  # noqa: E402
+from facepoints.data.profiling import crop_around, turn_face, yaw_of  # noqa: E402
 from facepoints.draw import draw_landmarks, make_grid  # noqa: E402
 from facepoints.io import load_image, save_image  # noqa: E402
 
@@ -40,22 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         size = image.shape[1], image.shape[0]
         for turn in TURNS:
             img, q = turn_face(image, pts, turn) if turn else (image, pts)
-            tiles.append(_cut(draw_landmarks(img, q, scheme="ibug68"), q))
+            tiles.append(crop_around(draw_landmarks(img, q, scheme="ibug68"), q, 1.6)[0])
             captions.append(f"yaw {yaw_of(q, size):+.0f}" + ("" if turn else " (labelled)"))
     grid = make_grid(tiles, cols=len(TURNS) * 2, captions=captions, cell=200)
     save_image(a.out, grid)
     print(f"wrote {a.out}")
     return 0
-
-
-def _cut(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The image cut to a square 1.6 face sizes across around the points."""
-    c = points.mean(0)
-    half = 0.8 * max(np.ptp(points[:, 0]), np.ptp(points[:, 1]))
-    h, w = image.shape[:2]
-    x0, y0 = int(max(c[0] - half, 0)), int(max(c[1] - half, 0))
-    x1, y1 = int(min(c[0] + half, w)), int(min(c[1] + half, h))
-    return image[y0:y1, x0:x1]
 
 
 if __name__ == "__main__":

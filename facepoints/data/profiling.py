@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import IBUG68
 
-__all__ = ["MAX_YAW", "turn_face", "turned_points", "write_turned", "yaw_of"]
+__all__ = ["MAX_YAW", "crop_around", "turn_face", "turned_points", "write_turned", "yaw_of"]
 
 MAX_YAW = 45.0  # degrees: beyond it the far side's jaw points leave the face's outline
 _RING = 1.3  # the head's ring: the face's outline pushed out this much from its centre
@@ -57,21 +57,21 @@ def turned_points(
     model = face3d(IBUG68)
     cam = model @ r.T + t  # mm, camera frame
     z0 = float(cam[:, 2].mean())
-    eyes = np.linalg.norm(pts[36:42].mean(0) - pts[42:48].mean(0))
-    model_eyes = np.linalg.norm(cam[36:42].mean(0) - cam[42:48].mean(0))
+    left, right = (list(IBUG68.contours[e]) for e in ("eye_left", "eye_right"))
+    g = {name: list(idx) for name, idx in IBUG68.groups.items()}
+    eyes = np.linalg.norm(pts[left].mean(0) - pts[right].mean(0))
+    model_eyes = np.linalg.norm(cam[left].mean(0) - cam[right].mean(0))
     k = eyes / max(model_eyes, 1e-6)  # pixels per mm at the face
     depth = (cam[:, 2] - z0) * k
 
     centre = pts.mean(0)
     up = -r[:2, 1] / max(np.linalg.norm(r[:2, 1]), 1e-6)  # the head's up, on the image
-    mouth = pts[48:68].mean(0)
-    eye_mouth = np.linalg.norm(pts[36:48].mean(0) - mouth)
-    brows = pts[17:27]
-    forehead = brows + up * (_FOREHEAD * eye_mouth)
-    forehead_depth = depth[17:27] + 10.0 * k
-    outline = np.concatenate([pts[0:17], forehead[::-1]])
+    eye_mouth = np.linalg.norm(pts[g["eyes"]].mean(0) - pts[g["mouth"]].mean(0))
+    forehead = pts[g["brows"]] + up * (_FOREHEAD * eye_mouth)
+    forehead_depth = depth[g["brows"]] + 10.0 * k
+    outline = np.concatenate([pts[g["contour"]], forehead[::-1]])
     ring = centre + (outline - centre) * _RING
-    ring_depth = np.full(len(ring), float(depth[0:17].max()) + _RING_DEPTH_MM * k)
+    ring_depth = np.full(len(ring), float(depth[g["contour"]].max()) + _RING_DEPTH_MM * k)
     src3 = np.concatenate(
         [
             np.column_stack([pts, depth]),
@@ -224,7 +224,7 @@ def write_turned(
             if abs(turn) < min_turn or np.sign(turn) != side:
                 continue  # already turned this far
             turned, q = turn_face(image, pts, turn, (w, h))
-            crop, q = _crop_around(turned, q)
+            crop, q = crop_around(turned, q)
             _write_face(crop, q + PTS_ORIGIN, name)
             written += 1
     return written
@@ -241,11 +241,13 @@ def _source_folder(records, i: int) -> str:
     return Path(records.images[i]).parent.name
 
 
-def _crop_around(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The photo cut to `_FRAME` face sizes around the points (the rest is not needed to train
-    on this face), and the points in the cut."""
+def crop_around(
+    image: np.ndarray, points: np.ndarray, sides: float = _FRAME
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo cut to a square `sides` face sizes across around the points (the still frame
+    by default: the rest is not needed to train on this face), and the points in the cut."""
     c = points.mean(0)
-    half = max(np.ptp(points[:, 0]), np.ptp(points[:, 1])) * _FRAME / 2
+    half = max(np.ptp(points[:, 0]), np.ptp(points[:, 1])) * sides / 2
     h, w = image.shape[:2]
     x0, y0 = max(int(c[0] - half), 0), max(int(c[1] - half), 0)
     x1, y1 = min(int(c[0] + half) + 1, w), min(int(c[1] + half) + 1, h)
