@@ -67,7 +67,7 @@ def _torchrun(env: dict, *args: str) -> dict:
         *args,
     ]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert p.returncode == 0, p.stderr[-4000:]
+    assert p.returncode == 0, f"{p.stdout[-1500:]}\n{p.stderr[-4000:]}"
     assert p.stdout.count('"out"') == 1  # rank 0 alone prints the result
     return json.loads(p.stdout[p.stdout.index("{") :])
 
@@ -78,6 +78,7 @@ def env(tmp_path_factory):
     e = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     e["FACEPOINTS_CACHE"] = str(tmp_path_factory.getbasetemp() / "fp-cache")
     e["OMP_NUM_THREADS"] = "1"
+    e["PYTHONFAULTHANDLER"] = "1"  # a rank that aborts shows its Python stack
     return e
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import json
+import os
+import sys
 import typing
 from pathlib import Path
 
@@ -70,6 +73,8 @@ def _train(a: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{cfg_file}: cannot read config ({e})") from None
     cfg = apply_overrides(base, overrides)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        faulthandler.enable()  # a rank that aborts says where, in Python, it was
     check_device(cfg.device)  # a device this torch build lacks: one usage error, before any work
     with run_lock(cfg.out):  # one training per run folder (BusyError, exit 7)
         if cfg.resume:
@@ -88,7 +93,20 @@ def _train(a: argparse.Namespace) -> int:
         result = train(cfg, override_settings=a.override_settings)
     if result.get("rank", 0) == 0:  # under torchrun, rank 0 speaks for the run
         print(json.dumps({k: v for k, v in result.items() if _plain(v)}, indent=2, default=str))
-    return 130 if result["stopped"] == "interrupted" else 0  # 130: the shell's code for Ctrl-C
+    code = 130 if result["stopped"] == "interrupted" else 0  # 130: the shell's code for Ctrl-C
+    if "rank" in result:
+        _leave_torchrun(code)
+    return code
+
+
+def _leave_torchrun(code: int) -> None:
+    """End a torchrun rank now that its run is saved and the process group is gone: flush and
+    exit without the interpreter's teardown. Gloo's threads and the objects they hold can abort
+    the process while the interpreter finalises ("terminate called without an active
+    exception"), which torchrun reports as a failed run although every file is written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _plain(v) -> bool:
