@@ -101,7 +101,10 @@ def score(series: list[np.ndarray], threshold: float) -> tuple[int, int, int]:
 
 
 def series_for(set_name: str, model: str, faces: int) -> list[np.ndarray]:
-    path = CACHE / f"blinks2.{set_name}.{model_tag(model)}.{faces}.npy"
+    from facepoints.analysis.eye_net import WEIGHTS
+
+    # keyed by the eye CNN's weights as well: its refit changes the second column
+    path = CACHE / f"blinks3.{set_name}.{model_tag(model)}.{model_tag(str(WEIGHTS))}.{faces}.npy"
     if path.is_file():
         return list(np.load(path))
     from facepoints import FaceLandmarker

@@ -23,7 +23,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "runs" / "analysis"
-SETS = ("cuhk_test", "cuhk_train", "300w_test", "300w_train", "wflw", "lfw_smile")
+SETS = ("cuhk_test", "cuhk_train", "300w_test", "300w_train", "300w_turned", "wflw", "lfw_smile")
+# turned copies of the 300-W training faces (`facepoints data turn`), a training set for the checks
+TURNED = ROOT / "runs" / "300w-turned"
+TURN_COMMAND = f"facepoints data turn --data-root {SHARED / '300w'} --out {TURNED}"
 
 
 def model_tag(model: str) -> str:
@@ -55,6 +58,10 @@ def read_set(name: str):
         return read_dataset("300w", "test", SHARED / "300w")
     if name == "300w_train":
         return read_dataset("300w", "train", SHARED / "300w")
+    if name == "300w_turned":
+        if not TURNED.is_dir():
+            raise SystemExit(f"{TURNED} is missing; make it with `{TURN_COMMAND}`")
+        return read_dataset("300w", "train", TURNED)
     if name == "wflw":
         return read_dataset("wflw", "test", SHARED / "wflw_sample")
     if name == "lfw_smile":

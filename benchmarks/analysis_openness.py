@@ -13,9 +13,10 @@ the eyes' patches (the eye CNN), and of mouth openness.
 
 `--fit` measures the typical open eye on training faces only: the 300-W training set's human
 labels (68 points) and the WFLW sample's tune half (98 points). `--fit-eyes-cnn` fits the eye
-CNN on the same training faces (patches cut along the model's points, human labels' openness as
-the target): first on all but a fixed validation split, reported beside the HOG ridge regression
-refitted on the same split, then on all of them.
+CNN on the same training faces and on turned copies of the 300-W ones (made first by `facepoints
+data turn`: see analysis_common.TURN_COMMAND), patches cut along the model's points, the human
+labels' openness as the target: first on all but a fixed validation split, reported beside the
+HOG ridge regression refitted on the same split, then on all of them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from analysis_common import (  # noqa: E402
     CACHE,
     ROOT,
     SHARED,
+    TURN_COMMAND,
     model_tag,
     predictions,
     read_set,
@@ -197,45 +199,70 @@ def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarra
 
 
 def cnn_training_faces(model: str) -> dict:
-    """The eye-CNN's training faces: the 300-W training set and the WFLW sample's tune half, cut
-    along the model's points, with the human labels' eye openness (68 points) as the target."""
+    """The eye-CNN's training faces: the 300-W training set, turned copies of it (head turned
+    25-45 degrees, `facepoints data turn`) and the WFLW sample's tune half, cut along the model's
+    points, with the human labels' eye openness (68 points) as the target. `source`: for a turned
+    copy, the index of the 300-W face it was made from (-1 for the others)."""
     from facepoints.analysis.eye_net import eye_scalars
 
     s68 = get_scheme("ibug68")
     w300 = read_set("300w_train")
     p300 = predictions("300w_train", model, w300)
+    turned = read_set("300w_turned")
+    pt = predictions("300w_turned", model, turned)
     wflw = read_set("wflw")
     pw = predictions("wflw", model, wflw)
     tune = ~wflw_heldout(wflw)
     ms = get_scheme(p300.shape[1])
+    index = {_face_key(img): i for i, img in enumerate(w300.images)}
+    source = np.array([index[_face_key(img, turned=True)] for img in turned.images])
+    n300, nt, nw = len(w300), len(turned), int(tune.sum())
     return {
         "ctx": np.concatenate(
             [
                 eye_contexts("300w_train", model, w300, p300),
+                eye_contexts("300w_turned", model, turned, pt),
                 eye_contexts("wflw", model, wflw, pw)[tune],
             ]
         ),
-        "ear": np.concatenate([eye_openness(p300, ms), eye_openness(pw[tune], ms)]),
-        "sc": np.concatenate([eye_scalars(p300, ms), eye_scalars(pw[tune], ms)]),
+        "ear": np.concatenate(
+            [eye_openness(p300, ms), eye_openness(pt, ms), eye_openness(pw[tune], ms)]
+        ),
+        "sc": np.concatenate(
+            [eye_scalars(p300, ms), eye_scalars(pt, ms), eye_scalars(pw[tune], ms)]
+        ),
         "y": np.concatenate(
             [
                 eye_openness(w300.points, s68),
+                eye_openness(turned.points, s68),
                 eye_openness(project(wflw.points[tune], wflw.scheme, s68), s68),
             ]
         ).astype(np.float32),
-        "wflw": np.r_[np.zeros(len(w300), bool), np.ones(int(tune.sum()), bool)],
+        "wflw": np.r_[np.zeros(n300 + nt, bool), np.ones(nw, bool)],
+        "source": np.r_[np.full(n300, -1), source, np.full(nw, -1)],
     }
 
 
-def cnn_split(is_wflw: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(N,) bool validation faces: a fixed 15% of the 300-W training faces and 25% of the WFLW
-    tune half."""
+def _face_key(image, turned: bool = False) -> str:
+    """A 300-W photo's folder and stem; a turned copy's ("<stem>_turn<k>") gives its source's."""
+    p = Path(image)
+    stem = p.stem.rsplit("_turn", 1)[0] if turned else p.stem
+    return f"{p.parent.name}/{stem}"
+
+
+def cnn_split(is_wflw: np.ndarray, source: np.ndarray, seed: int = 0) -> tuple:
+    """(validation, training) (N,) bool: a fixed 15% of the 300-W training faces and 25% of the
+    WFLW tune half validate; turned copies never do, and train only where their source face
+    does not validate."""
     rng = np.random.default_rng(seed)
     val = np.zeros(len(is_wflw), bool)
+    copies = source >= 0
     for group, share in ((False, 0.15), (True, 0.25)):
-        idx = np.flatnonzero(is_wflw == group)
+        idx = np.flatnonzero((is_wflw == group) & ~copies)
         val[rng.permutation(idx)[: int(round(share * len(idx)))]] = True
-    return val
+    train = ~val
+    train[copies] = ~val[source[copies]]
+    return val, train
 
 
 def augment(ctx: np.ndarray, rng) -> np.ndarray:
@@ -326,13 +353,6 @@ def cnn_predict(net, ctx: np.ndarray, sc: np.ndarray) -> np.ndarray:
 
 
 CNN_EPOCHS = 60
-CNN_WFLW_REPEAT = (
-    3  # the WFLW tune faces, closer to hard photos than 300-W's, seen 3 times an epoch
-)
-
-
-def _with_repeats(faces: np.ndarray, is_wflw: np.ndarray) -> np.ndarray:
-    return np.concatenate([faces] + [faces[is_wflw[faces]]] * (CNN_WFLW_REPEAT - 1))
 
 
 def _r_mae(y: np.ndarray, p: np.ndarray) -> dict:
@@ -353,12 +373,12 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
     from facepoints.analysis.eyes import paired
 
     data = cnn_training_faces(model)
-    val = cnn_split(data["wflw"])
+    val, fit_on = cnn_split(data["wflw"], data["source"])
     report = {}
     t0 = time.time()
-    net = train_cnn(data, _with_repeats(np.flatnonzero(~val), data["wflw"]), epochs, seed=seed)
+    net = train_cnn(data, np.flatnonzero(fit_on), epochs, seed=seed)
     cnn = cnn_predict(net, data["ctx"], data["sc"])
-    # the HOG ridge regression on the same split
+    # the HOG ridge regression on the same split (the faces as labelled, not the turned copies)
     w300 = read_set("300w_train")
     wflw = read_set("wflw")
     tune = ~wflw_heldout(wflw)
@@ -369,8 +389,11 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
         ]
     )
     f = paired(f).reshape(-1, 2 * f.shape[-1])
-    pipe = regressor().fit(f[np.repeat(~val, 2)], data["y"][~val].ravel())
-    ridge = np.maximum(pipe.predict(f).reshape(-1, 2), 0.0)
+    labelled = data["source"] < 0
+    fit_ridge = fit_on[labelled]
+    pipe = regressor().fit(f[np.repeat(fit_ridge, 2)], data["y"][labelled][fit_ridge].ravel())
+    ridge = np.full(data["y"].shape, np.nan)
+    ridge[labelled] = np.maximum(pipe.predict(f).reshape(-1, 2), 0.0)
     for name, pred in (("cnn", cnn), ("hog_ridge", ridge), ("points", data["ear"])):
         report[name] = {
             g: _r_mae(data["y"][m], pred[m])
@@ -382,20 +405,21 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
         }
         print(name, report[name], flush=True)
     print(f"validation fit {time.time() - t0:.0f}s", flush=True)
-    net = train_cnn(data, _with_repeats(np.arange(len(data["y"])), data["wflw"]), epochs, seed=seed)
+    net = train_cnn(data, np.arange(len(data["y"])), epochs, seed=seed)
+    copies = int((data["source"] >= 0).sum())
     meta = {
         "about": "eye openness CNN (facepoints.analysis.eye_net) fitted by "
         f"`python benchmarks/analysis_openness.py --fit-eyes-cnn --model {model}` on the 300-W "
-        f"training faces ({int((~data['wflw']).sum())}) and the WFLW sample's tune half "
-        f"({int(data['wflw'].sum())}), both eyes, patches cut along {model}'s points; target: "
-        "the human labels' eye openness (68 points)",
+        f"training faces ({int((~data['wflw']).sum()) - copies}), {copies} turned copies of "
+        f"them (`{TURN_COMMAND}`) and the WFLW sample's tune half ({int(data['wflw'].sum())}), "
+        f"both eyes, patches cut along {model}'s points; target: the human labels' eye "
+        "openness (68 points; a copy's points turned with it)",
         "points_from": model,
         "epochs": epochs,
-        "wflw_repeat": CNN_WFLW_REPEAT,
         "seed": seed,
-        "validation": "fitted on the rest, measured on a fixed 15% of the 300-W training faces "
-        "and 25% of the WFLW tune half (benchmarks/analysis_openness.py cnn_split): "
-        + json.dumps(report),
+        "validation": "fitted on the rest (turned copies of validation faces left out), measured "
+        "on a fixed 15% of the 300-W training faces and 25% of the WFLW tune half "
+        "(benchmarks/analysis_openness.py cnn_split): " + json.dumps(report),
     }
     state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
     tmp = EYES_CNN.with_suffix(".tmp")
