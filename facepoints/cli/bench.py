@@ -91,6 +91,13 @@ def register(sub) -> None:
         help="--whole-photos: compare every source in this scheme (default: the one each "
         "shares with the labels)",
     )
+    p.add_argument(
+        "--precision",
+        choices=("float32", "int8"),
+        default="float32",
+        help="--whole-photos: the models' precision (int8: their shipped int8 files; the other "
+        "modes measure those beside the float rows by themselves)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -158,6 +165,7 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         progress=not a.no_progress,
         scheme=a.scheme,
         compare=a.compare,
+        precision=a.precision,
     )
     title = (
         f"{a.dataset} {a.split}: {result['faces']} labelled faces on {result['photos']} whole "

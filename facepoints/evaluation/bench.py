@@ -54,6 +54,7 @@ def run_bench(
     that is not installed gets a row that says so. With `onnx`, each model also gets a row run by
     ONNX Runtime (same weights, exported once to the user cache)."""
     from ..data import read_dataset
+    from ..inference.quantized import int8_models
     from ..peers import PEERS, ModelSource, sample_faces
 
     wanted = [_split_peer_name(p) for p in peers]
@@ -78,6 +79,10 @@ def run_bench(
 
             rows.append(_row(f"{src.name} (onnxruntime)", "facepoints", notes="ONNX Runtime"))
             sources.append(OnnxModelSource(spec, threads=1))
+            if str(spec) in int8_models():  # a shipped model's int8 file, measured beside it
+                q = OnnxModelSource(spec, threads=1, precision="int8")
+                rows.append(_row(q.name, "facepoints", notes="ONNX Runtime, int8"))
+                sources.append(q)
 
     fitted = _fit_peers(wanted, dataset, fit_split, data_root, fit_faces, threads, progress)
     for base, linear in wanted:

@@ -58,6 +58,7 @@ def run_speed(
     from ..data import read_dataset
     from ..inference.detectors import create_detector
     from ..inference.landmarker import FaceLandmarker
+    from ..inference.quantized import int8_models
     from ..io import load_image
     from ..peers import PEERS, sample_faces
 
@@ -77,6 +78,9 @@ def run_speed(
         for m in models:
             lm = FaceLandmarker(m, backend=backend, threads=1, detector=detector)
             sources.append(_Source(f"{lm.name} ({lm.backend})", "facepoints", lm, lm))
+            if lm.backend == "onnx" and m in int8_models():  # and its int8 file beside it
+                q = FaceLandmarker(m, threads=1, detector=detector, precision="int8")
+                sources.append(_Source(f"{q.name} (onnx, int8)", "facepoints", q, q))
         for name in peers:
             cls = PEERS.get(name)
             if cls.available():

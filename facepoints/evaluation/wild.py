@@ -50,11 +50,12 @@ def run_whole(
     progress: bool = True,
     scheme: str | None = None,
     compare: str | None = None,
+    precision: str = "float32",
 ) -> dict[str, Any]:
     """Run each source on every photo of the split once and score it against the labels; returns
     {"rows": [...], "faces": N, "photos": P, ...}. `scheme`: the points facepoints models give
     (None: their own); `compare`: the scheme every source and the labels are compared in (None:
-    the one each source shares with the labels)."""
+    the one each source shares with the labels); `precision`: the models' (`FaceLandmarker`)."""
     from ..data import read_dataset
 
     records = read_dataset(dataset, split, data_root=data_root)
@@ -63,7 +64,7 @@ def run_whole(
         photos = photos[:max_photos]
         keep = np.array([str(p) in set(photos) for p in records.images])
         records = records.subset(np.flatnonzero(keep))
-    sources = [_model_source(m, detector, scheme) for m in models]
+    sources = [_model_source(m, detector, scheme, precision=precision) for m in models]
     sources += [_peer_source(p) for p in peers]
     rows = []
     for src in sources:
@@ -142,17 +143,24 @@ def _attribute_cell(a: dict[str, Any]) -> str:
 
 
 def _model_source(
-    spec: str, detector: str | None, scheme: str | None = None, mirror: bool | None = None
+    spec: str,
+    detector: str | None,
+    scheme: str | None = None,
+    mirror: bool | None = None,
+    precision: str = "float32",
 ) -> _Source:
     from ..inference.landmarker import FaceLandmarker
 
-    lm = FaceLandmarker(model=spec, detector=detector, threads=1, scheme=scheme, mirror=mirror)
+    lm = FaceLandmarker(
+        model=spec, detector=detector, threads=1, scheme=scheme, mirror=mirror, precision=precision
+    )
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
         return [f.landmarks for f in lm.detect(rgb)]
 
     det = detector or "default detector"
-    return _Source(str(spec), lm.scheme, run, notes=f"{det}, {lm.backend}")
+    name = str(spec) if precision == "float32" else f"{spec} ({precision})"
+    return _Source(name, lm.scheme, run, notes=f"{det}, {lm.backend}")
 
 
 def _peer_source(name: str) -> _Source | dict:

@@ -127,21 +127,24 @@ class ModelSource(LandmarkSource):
 
 
 class OnnxModelSource(ModelSource):
-    """The same facepoints model run by ONNX Runtime (exported once to the user cache)."""
+    """The same facepoints model run by ONNX Runtime (exported once to the user cache), or with
+    `precision="int8"` its shipped int8 file."""
 
-    def __init__(self, spec: str | os.PathLike, threads: int = 1):
+    def __init__(self, spec: str | os.PathLike, threads: int = 1, precision: str = "float32"):
         from ..inference.onnx_backend import OnnxRunner
+        from ..inference.quantized import int8_file
         from ..models.pretrained import resolve_model
 
         loaded = resolve_model(spec)
+        int8 = precision == "int8"
         super().__init__(
             loaded.model,
             margin=loaded.margin,
-            name=f"{loaded.name} (onnxruntime)",
+            name=f"{loaded.name} (onnxruntime{' int8' if int8 else ''})",
             path=loaded.path,
             scheme=loaded.scheme.name,
         )
-        self.runner = OnnxRunner(loaded, threads=threads)
+        self.runner = OnnxRunner(int8_file(loaded.name) if int8 else loaded, threads=threads)
 
     def _forward(self, x: torch.Tensor) -> np.ndarray:
         return np.asarray(self.runner(x.numpy()), dtype=np.float32)
