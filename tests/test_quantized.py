@@ -94,3 +94,29 @@ def test_predict_cli_with_int8(cuhk_root, tmp_path):
     assert np.abs(found["int8"] - found["float32"]).max() < 0.05 * eyes
     with pytest.raises(SystemExit):
         main(["predict", str(photo), "--precision", "int4", "--out", str(tmp_path / "x")])
+
+
+def test_server_in_int8_answers_every_model_in_int8_where_it_can(cuhk_root):
+    from fastapi.testclient import TestClient
+
+    from facepoints.serve.app import create_app
+
+    photo = read_dataset("cuhk5", "test", cuhk_root).images[0].read_bytes()
+    app = create_app(model="cuhk5-fast", precision="int8")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for model, scheme, points in (
+            ("cuhk5-fast", None, 5),
+            ("dense68", None, 68),
+            ("dense98", "ibug68", 68),
+            ("cuhk5-nano", None, 5),  # no int8 file: float
+        ):
+            query = f"?model={model}" + (f"&scheme={scheme}" if scheme else "")
+            r = client.post(
+                f"/api/landmarks{query}", files={"image": ("f.jpg", photo, "image/jpeg")}
+            )
+            assert r.status_code == 200, r.text
+            assert len(r.json()["faces"][0]["landmarks"]) == points
+        used = {k: v.precision for k, v in app.state.models.loaded.items()}
+    assert app.state.landmarker.precision == "int8"
+    assert used["dense68"] == "int8" and used["cuhk5-nano"] == "float32", used
+    assert used[("dense98", "ibug68")] == "int8", used

@@ -84,6 +84,7 @@ def _serve(a: argparse.Namespace) -> int:
             backend=a.backend,
             device=a.device,
             threads=a.threads,
+            precision=a.precision,
             max_faces=a.max_faces,
         )
         lm = app.state.landmarker

@@ -138,6 +138,7 @@ def create_app(
     )
     app.state.config = cfg
     app.state.landmarker = landmarker
+    app.state.models = pick  # the other models' landmarkers, made on first use
     app.add_middleware(_Guard, max_body=cfg.max_upload_bytes + 64 * 1024, cfg=cfg)
 
     # --- errors: one line of JSON, never a traceback -------------------------------------------
@@ -391,7 +392,9 @@ class _ModelPicker:
                 from ..inference.landmarker import FaceLandmarker
 
                 detector = getattr(self.default, "detector", None)
-                self.loaded[name] = FaceLandmarker(model=name, detector=detector, threads=1)
+                self.loaded[name] = FaceLandmarker(
+                    model=name, detector=detector, threads=1, precision=self._precision(name)
+                )
             return self.loaded[name]
 
     def with_scheme(self, name: str | None, scheme: str | None) -> Any:
@@ -405,16 +408,26 @@ class _ModelPicker:
             if key not in self.loaded:
                 from ..inference.landmarker import FaceLandmarker
 
+                int8 = getattr(lm, "precision", "float32") == "int8"
                 try:
                     self.loaded[key] = FaceLandmarker(
-                        model=getattr(lm, "loaded", None) or lm.name,
+                        model=lm.name if int8 else getattr(lm, "loaded", None) or lm.name,
                         detector=getattr(lm, "detector", None),
                         threads=1,
                         scheme=scheme,
+                        precision="int8" if int8 else "float32",
                     )
                 except ConfigError as e:
                     raise HTTPException(422, f"scheme {scheme!r}: {e}") from None
             return self.loaded[key]
+
+    def _precision(self, name: str) -> str:
+        """The server's precision (`serve --precision`) for model `name`, where it has an int8
+        file; float32 otherwise."""
+        from ..inference.quantized import int8_models
+
+        own = getattr(self.default, "precision", "float32")
+        return own if own == "float32" or name in int8_models() else "float32"
 
     @staticmethod
     def shipped() -> dict:
