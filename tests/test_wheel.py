@@ -22,10 +22,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # what a checkout holds that is not the source: environments, outputs, caches
-_NOT_SOURCE = shutil.ignore_patterns(
+_NOT_SOURCE_NAMES = shutil.ignore_patterns(
     ".git", ".venv", "runs", "build", "dist", "out", "*.egg-info", "__pycache__", ".*_cache",
-    ".hypothesis", "*.onnx", "tests",
+    ".hypothesis", "tests",
 )  # fmt: skip
+
+
+def _NOT_SOURCE(folder: str, names: list[str]) -> set[str]:
+    """What the copy leaves out: the names above, and ONNX files (exports) except the shipped
+    int8 models beside the weights."""
+    out = set(_NOT_SOURCE_NAMES(folder, names))
+    if Path(folder).resolve() != ROOT / "facepoints" / "weights":
+        out |= {n for n in names if n.endswith(".onnx")}
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -137,14 +137,15 @@ class OnnxModelSource(ModelSource):
 
         loaded = resolve_model(spec)
         int8 = precision == "int8"
+        file = int8_file(loaded.name) if int8 else None
         super().__init__(
             loaded.model,
             margin=loaded.margin,
             name=f"{loaded.name} (onnxruntime{' int8' if int8 else ''})",
-            path=loaded.path,
+            path=file or loaded.path,  # the size column: the file this row runs
             scheme=loaded.scheme.name,
         )
-        self.runner = OnnxRunner(int8_file(loaded.name) if int8 else loaded, threads=threads)
+        self.runner = OnnxRunner(file or loaded, threads=threads)
 
     def _forward(self, x: torch.Tensor) -> np.ndarray:
         return np.asarray(self.runner(x.numpy()), dtype=np.float32)
