@@ -130,3 +130,7 @@ def test_models_command_shows_each_cards_test_figures():
     for name in list_pretrained():
         first = read_card(Path(WEIGHTS_DIR) / f"{name}.md").test_figures()[0]
         assert first["NME"] in rows[name] and first["FR@10%"] in rows[name], rows[name]
+    from facepoints.inference.quantized import int8_models
+
+    int8_line = rows["Also"]  # the models that also ship in int8
+    assert int8_models() and all(n in int8_line for n in int8_models()), int8_line

@@ -64,6 +64,14 @@ def _models(a: argparse.Namespace) -> int:
             )
         )
         print("NME: mean point error / eye distance; FR@10%: share of faces with NME over 10%.")
+        from ..inference.quantized import int8_models
+
+        int8 = int8_models()
+        if int8:
+            print(
+                f"Also in int8 (--precision int8, precision='int8'; docs/speed.md): "
+                f"{', '.join(int8)}."
+            )
     else:
         print("  none")
     return 0
