@@ -128,3 +128,13 @@ def test_detector_weights_are_not_listed_as_landmark_models():
 
     assert "face-detector-1mb" not in list_pretrained()
     assert list_pretrained()  # the landmark models still are
+
+
+def test_network_input_is_bgr_minus_the_mean_in_nchw(cuhk_faces):
+    from facepoints.inference.detectors.single_shot import MEAN_BGR, network_input
+
+    rgb = load_image(cuhk_faces.images[0])[:, 3:]  # odd width, a view that is not contiguous
+    x = network_input(rgb)
+    want = (rgb[..., ::-1].astype(np.float32) - np.array(MEAN_BGR, np.float32)).transpose(2, 0, 1)
+    assert x.shape == (1, 3, *rgb.shape[:2]) and x.dtype == np.float32
+    assert np.array_equal(x[0], want)
