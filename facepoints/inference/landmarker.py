@@ -542,7 +542,8 @@ class FaceLandmarker:
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per
         thread (a served landmarker runs in several) and grown when a call needs more."""
-        local = self.__dict__.setdefault("_local", threading.local())
+        # made once: setdefault's argument would make a new threading.local on every call
+        local = self.__dict__.get("_local") or self.__dict__.setdefault("_local", threading.local())
         if getattr(local, "crops", None) is None or len(local.crops) < n:
             s, c = self.input_size, self.in_channels
             local.crops = np.empty((n, s, s, 3), np.uint8)
