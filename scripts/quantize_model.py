@@ -7,7 +7,7 @@ crops cut as `FaceLandmarker` cuts them, each with its mirror image.
 
 writes facepoints/weights/NAME.int8.onnx, which `FaceLandmarker(NAME, precision="int8")` runs.
 The file records the SHA-1 of the weights it was made from: after the model is shipped again it
-is no longer used (a warning says so) until this command is rerun. The calibration faces are a
+is refused (ConfigError) until this command is rerun. The calibration faces are a
 seeded sample of the training split's faces (never validation or test faces).
 """
 
@@ -29,20 +29,13 @@ def calibration_crops(lm, dataset: str, data_root: str, faces: int, seed: int) -
     """`faces` training crops as the landmarker's model input (1, C, S, S), each stacked with its
     mirror image: (2, C, S, S) arrays."""
     from facepoints.data import read_dataset
-    from facepoints.geometry import crop_matrices, warp_many
-    from facepoints.inference.landmarker import _normalise
     from facepoints.io import load_image
 
     recs, _ = read_dataset(dataset, "train", data_root).split(0.1, 0)  # training's own split
     pick = np.random.default_rng(seed).permutation(len(recs))[:faces]
-    s, c = lm.input_size, lm.in_channels
     out = []
     for i in pick:
-        m = crop_matrices(np.asarray(recs.boxes[i])[None], s, lm.margin)
-        crop = np.empty((1, s, s, 3), np.uint8)
-        warp_many([load_image(recs.images[i])], np.zeros(1, np.intp), m, crop)
-        x = np.empty((1, c, s, s), np.float32)
-        _normalise(crop, x)
+        x = lm.model_input(load_image(recs.images[i]), recs.boxes[i])
         out.append(np.concatenate([x, x[..., ::-1]]))
     return out
 

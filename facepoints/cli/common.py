@@ -29,8 +29,7 @@ def report_skipped(records_or_list) -> None:
 
 def add_landmarker_options(p: argparse.ArgumentParser, faces: bool = False) -> None:
     """--model, --detector, --backend, --precision, --device, --threads: how a FaceLandmarker is
-    built; with
-    `faces`, also --min-face and --max-faces (which detected faces are kept)."""
+    built; with `faces`, also --min-face and --max-faces (which detected faces are kept)."""
     p.add_argument("--model", help="shipped name, .safetensors, .pt, run folder or .onnx")
     p.add_argument("--detector", help="face detector name (default: the shipped default)")
     p.add_argument(

@@ -523,9 +523,7 @@ class FaceLandmarker:
         faces, each warped by its map into a reused buffer."""
         n, k = len(mats), self.model_scheme.num_points
         runs = 2 * n if self.mirror else n
-        crops, x = self._buffers(runs)
-        warp_many(rgbs, owner, mats, crops[:n])
-        _normalise(crops[:n], x[:n])
+        x = self._cut(rgbs, owner, mats, runs)
         if self.mirror:  # the same crops mirrored, in the same forward pass
             x[n:] = x[:n, :, :, ::-1]
         y, c = self._run(x)
@@ -538,6 +536,22 @@ class FaceLandmarker:
         if self.mirror:
             y, c = _unmirror(y, c, self._flip, self.input_size)
         return y, c
+
+    def model_input(self, image_rgb: np.ndarray, boxes: np.ndarray | Sequence) -> np.ndarray:
+        """(N, C, S, S) float32: the network's input for faces `boxes` (N, 4) of an RGB image,
+        cut and normalised as a first pass cuts them (a copy; e.g. to calibrate or export)."""
+        b = _check_boxes(boxes)
+        mats = crop_matrices(b, self.input_size, self.margin)
+        return self._cut([as_rgb_image(image_rgb)], _owners(len(b)), mats, len(b)).copy()
+
+    def _cut(self, rgbs: list[np.ndarray], owner: np.ndarray, mats: np.ndarray, runs: int):
+        """The first len(mats) faces warped by their maps and normalised into the reused input
+        buffer of `runs` rows; returns that buffer (runs, C, S, S)."""
+        n = len(mats)
+        crops, x = self._buffers(runs)
+        warp_many(rgbs, owner, mats, crops[:n])
+        _normalise(crops[:n], x[:n])
+        return x
 
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per

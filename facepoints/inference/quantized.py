@@ -68,12 +68,16 @@ def int8_file(name: str) -> Path:
 
 
 def _current(path: Path, name: str) -> bool:
-    import onnx
-
     try:
-        meta = {
-            p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props
-        }
-        return meta.get(SOURCE_KEY) == weights_sha1(name)
+        st = path.stat()
+        return _source_of(str(path), st.st_size, st.st_mtime_ns) == weights_sha1(name)
     except Exception:  # a damaged file or a name without weights: not usable
         return False
+
+
+@functools.lru_cache(maxsize=32)
+def _source_of(path: str, size: int, mtime_ns: int) -> str | None:  # read once per file version
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
+    return meta.get(SOURCE_KEY)
