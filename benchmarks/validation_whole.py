@@ -14,7 +14,9 @@ folder of another name would not). The WFLW rows add the large-pose faces' own f
 
 "300-W turned" (`--sets "300-W turned"`): the 300-W validation faces turned 25 to 45 degrees
 aside, made once by `facepoints data turn --data-root ../shared/data/300w --of validation --out
-runs/300w-turned-val`; large poses that no training saw.
+runs/300w-turned-val`; large poses that no training saw. "300-W pitched": the same faces also
+nodding up or down, `facepoints data turn --data-root ../shared/data/300w --of validation --yaw
+0,40 --pitch 10,25 --out runs/300w-pitched-val`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ SETS = (
     # turned copies of the 300-W validation faces (`facepoints data turn` on them, below): large
     # poses no model trained on, for choosing what helps posed faces
     ("300-W turned", "300w", "train", str(ROOT / "runs" / "300w-turned-val"), 1.0),
+    # the same faces nodding 10 to 25 degrees up or down as well (yaw 0 to 40 degrees)
+    ("300-W pitched", "300w", "train", str(ROOT / "runs" / "300w-pitched-val"), 1.0),
 )
 
 

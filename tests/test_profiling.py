@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from facepoints.analysis.pose import head_pose
 from facepoints.data import read_dataset
 from facepoints.data.profiling import turn_face, turned_points, write_turned, yaw_of
 from facepoints.data.w300 import read_pts_folders
@@ -37,6 +38,24 @@ def test_the_head_turns_by_the_angle_asked(faces):
             assert after - before == pytest.approx(turn, abs=8.0)
         source, target, _ = turned_points(faces.points[i], 0.0, size)
         np.testing.assert_allclose(target, source, atol=1e-6)
+
+
+def _pitch(points, size) -> float:
+    return float(head_pose(np.asarray(points, np.float64), "ibug68", size).pitch)
+
+
+def test_the_head_nods_by_the_angle_asked(faces):
+    for i in range(len(faces)):
+        image = load_image(faces.images[i])
+        size = image.shape[1], image.shape[0]
+        yaw, pitch = yaw_of(faces.points[i], size), _pitch(faces.points[i], size)
+        for nod in (-20.0, 20.0):
+            _, target, _ = turned_points(faces.points[i], 0.0, size, pitch=nod)
+            assert _pitch(target[:68], size) - pitch == pytest.approx(nod, abs=12.0)
+            assert yaw_of(target[:68], size) == pytest.approx(yaw, abs=8.0)
+        _, both, _ = turned_points(faces.points[i], 20.0, size, pitch=-20.0)
+        assert yaw_of(both[:68], size) - yaw == pytest.approx(20.0, abs=10.0)
+        assert _pitch(both[:68], size) - pitch == pytest.approx(-20.0, abs=12.0)
 
 
 def test_the_photo_moves_with_the_points(faces):
@@ -96,6 +115,22 @@ def test_copies_are_written_whole_as_a_300w_folder(faces, tmp_path):
     assert {f: f.stat().st_mtime_ns for f in tmp_path.rglob("*.pts")} == stamps
 
 
+def test_nodding_copies_nod_either_way(faces, tmp_path):
+    n = write_turned(
+        faces, tmp_path, per_face=2, yaw_range=(0, 10), pitch_range=(15, 25), seed=1, progress=False
+    )
+    made = read_dataset("300w", "train", data_root=tmp_path)
+    assert len(made) == n == 2 * len(faces)  # a nod alone is turn enough
+    before = {p.stem: _pitch(faces.points[i], None) for i, p in enumerate(faces.images)}
+    nods = [
+        _pitch(made.points[i], None) - before[p.stem.rsplit("_turn", 1)[0]]
+        for i, p in enumerate(made.images)
+    ]
+    assert min(nods) < -8 and max(nods) > 8  # up and down
+    with pytest.raises(ConfigError, match="pitch range"):
+        write_turned(faces, tmp_path, pitch_range=(20, 50))
+
+
 def test_cli_leaves_validation_faces_out(w300_root, tmp_path):
     out = tmp_path / "turned"
     cmd = [sys.executable, "-m", "facepoints", "data", "turn", "--data-root", str(w300_root)]
@@ -111,12 +146,11 @@ def test_cli_leaves_validation_faces_out(w300_root, tmp_path):
     train, val = read_dataset("300w", "train", data_root=w300_root).split(0.1, 0)
     assert stems and stems <= {p.stem for p in train.images[:12]}
     assert not stems & {p.stem for p in val.images}
-    for yaw in ("40", "30,60"):  # not a range; past the turns the markup holds up to
-        bad = subprocess.run(
-            [*cmd, "--out", str(out), "--yaw", yaw], capture_output=True, text=True
-        )
+    for flag, value in (("--yaw", "40"), ("--yaw", "30,60"), ("--pitch", "10,45")):
+        # not a range; past the turns the markup holds up to
+        bad = subprocess.run([*cmd, "--out", str(out), flag, value], capture_output=True, text=True)
         assert bad.returncode != 0
         lines = bad.stderr.strip().splitlines()
-        assert len(lines) == 1 and f"--yaw {yaw}" in lines[0]
+        assert len(lines) == 1 and f"{flag} {value}" in lines[0]
     with pytest.raises(ConfigError, match="45"):
         write_turned(read_dataset("300w", "test", data_root=w300_root), out, yaw_range=(30, 60))

@@ -108,6 +108,11 @@ def register(sub) -> None:
     tu.add_argument(
         "--yaw", default="25,45", help="the copies' yaw range, degrees either side (default 25,45)"
     )
+    tu.add_argument(
+        "--pitch",
+        default="0,0",
+        help="the copies' nod range, degrees up or down (default 0,0: none), e.g. 10,25",
+    )
     tu.add_argument("--val-fraction", type=float, default=0.1, help="as training's (default 0.1)")
     tu.add_argument("--seed", type=int, default=0, help="training's split seed and the turns'")
     tu.add_argument("--max-faces", type=int, help="only the first N training faces (a quick look)")
@@ -208,15 +213,11 @@ def _fit_teachers(a: argparse.Namespace) -> int:
 
 def _turn(a: argparse.Namespace) -> int:
     from ..data import read_dataset
-    from ..data.profiling import MAX_YAW, write_turned
+    from ..data.profiling import MAX_PITCH, MAX_YAW, write_turned
     from ..errors import ConfigError
 
-    try:
-        lo, hi = (float(v) for v in a.yaw.split(","))
-    except ValueError:
-        raise ConfigError(f"--yaw {a.yaw}: give two numbers, e.g. 25,45") from None
-    if not 0 <= lo <= hi <= MAX_YAW:
-        raise ConfigError(f"--yaw {a.yaw}: want 0 <= low <= high <= {MAX_YAW:g} degrees")
+    lo, hi = _degrees_range("--yaw", a.yaw, MAX_YAW, "25,45")
+    pitch = _degrees_range("--pitch", a.pitch, MAX_PITCH, "10,25")
     if a.per_face < 1:
         raise ConfigError(f"--per-face must be >= 1, got {a.per_face}")
     parts = read_dataset("300w", "train", a.data_root).split(a.val_fraction, a.seed)
@@ -230,9 +231,23 @@ def _turn(a: argparse.Namespace) -> int:
         yaw_range=(lo, hi),
         seed=a.seed,
         progress=not a.no_progress,
+        pitch_range=pitch,
     )
     print(f"{n} turned faces from {len(train)} {a.of} faces in {a.out}")
     return 0
+
+
+def _degrees_range(flag: str, text: str, most: float, example: str) -> tuple[float, float]:
+    """(low, high) degrees from "LOW,HIGH", with 0 <= low <= high <= `most`."""
+    from ..errors import ConfigError
+
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{flag} {text}: give two numbers, e.g. {example}") from None
+    if not 0 <= lo <= hi <= most:
+        raise ConfigError(f"{flag} {text}: want 0 <= low <= high <= {most:g} degrees")
+    return lo, hi
 
 
 def _pseudolabel(a: argparse.Namespace) -> int:

@@ -23,9 +23,18 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import IBUG68
 
-__all__ = ["MAX_YAW", "crop_around", "turn_face", "turned_points", "write_turned", "yaw_of"]
+__all__ = [
+    "MAX_PITCH",
+    "MAX_YAW",
+    "crop_around",
+    "turn_face",
+    "turned_points",
+    "write_turned",
+    "yaw_of",
+]
 
 MAX_YAW = 45.0  # degrees: beyond it the far side's jaw points leave the face's outline
+MAX_PITCH = 30.0  # degrees: beyond it the chin or the brows fold over the face
 _RING = 1.3  # the head's ring: the face's outline pushed out this much from its centre
 _RING_DEPTH_MM = 40.0  # and this far behind the jaw line
 _FRAME = 2.2  # the still frame: this many face sizes across, centred on the face
@@ -41,12 +50,16 @@ def yaw_of(points: np.ndarray, image_size: tuple[int, int] | None = None) -> flo
 
 
 def turned_points(
-    points: np.ndarray, degrees: float, image_size: tuple[int, int] | None = None
+    points: np.ndarray,
+    degrees: float,
+    image_size: tuple[int, int] | None = None,
+    pitch: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 3D geometry of a turn: (source (M, 2), target (M, 2), target depth (M,)) pixel
     positions of the face's 68 points followed by its forehead, ring and frame points, the head
     turned by `degrees` about its own vertical axis (the sign as `analysis.pose`'s yaw: > 0
-    turns the nose to the image's left). Depth in pixels, larger = farther."""
+    turns the nose to the image's left), then by `pitch` degrees about its own left-right axis
+    (as `analysis.pose`'s pitch: > 0 looks up). Depth in pixels, larger = farther."""
     from ..analysis.pose import face3d, head_pose
 
     pts = np.asarray(points, np.float64).reshape(-1, 2)
@@ -83,6 +96,9 @@ def turned_points(
     axis = r[:, 1] / np.linalg.norm(r[:, 1])
     pivot = np.array([centre[0], centre[1], float(depth.mean()) + _HEAD_CENTRE_MM * k])
     turn = _rodrigues(axis, math.radians(degrees))
+    if pitch:  # then about the turned head's own left-right axis (image y grows downwards)
+        across = turn @ (r[:, 0] / np.linalg.norm(r[:, 0]))
+        turn = _rodrigues(across, math.radians(pitch)) @ turn
     dst3 = (src3 - pivot) @ turn.T + pivot
 
     side = max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))
@@ -103,16 +119,18 @@ def turn_face(
     points: np.ndarray,
     degrees: float,
     image_size: tuple[int, int] | None = None,
+    pitch: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image, points (68, 2) float32): the face turned by `degrees` about its vertical axis
-    (> 0: the nose to the image's left), the photo warped piecewise to follow, nearer triangles
-    drawn over farther ones. Pixels outside the still frame are left as they are.
+    (> 0: the nose to the image's left), then by `pitch` about its left-right axis (> 0: up),
+    the photo warped piecewise to follow, nearer triangles drawn over farther ones. Pixels
+    outside the still frame are left as they are.
     `image_size`: the camera's (width, height) when `image` is a crop of a larger photo (None:
     the image's own)."""
 
     img = np.ascontiguousarray(image)
     h, w = img.shape[:2]
-    source, target, depth = turned_points(points, degrees, image_size or (w, h))
+    source, target, depth = turned_points(points, degrees, image_size or (w, h), pitch)
     tri = _delaunay(source)
     order = np.argsort(-depth[tri].mean(1), kind="stable")  # farthest first
     out = img.copy()
@@ -180,18 +198,25 @@ def write_turned(
     min_turn: float = 8.0,
     seed: int = 0,
     progress: bool = True,
+    pitch_range: tuple[float, float] = (0.0, 0.0),
 ) -> int:
     """Write `per_face` turned copies of each face of `records` (68 points) under `out`, as a
     300-W folder (`<source>/<name>_turnJ.jpg` beside its `.pts`), readable by the `300w`
     dataset (split "train" where the sources are helen/trainset and afw). Each copy is turned
     away from the camera, to a yaw drawn from `yaw_range` (degrees, either side for a face
     within 5 degrees of frontal); copies that would turn less than `min_turn` are not made.
+    `pitch_range`: each copy also nods up or down (either, by chance) by this many degrees,
+    drawn the same way; a copy that nods at least `min_turn` is made however little it turns.
     Files are written whole (a temporary name, then renamed). Returns the faces written."""
     from ..io import load_image
     from .w300 import PTS_ORIGIN, SPLITS
 
     if not 0 <= yaw_range[0] <= yaw_range[1] <= MAX_YAW:
         raise ConfigError(f"yaw range {yaw_range}: want 0 <= low <= high <= {MAX_YAW:g} degrees")
+    if not 0 <= pitch_range[0] <= pitch_range[1] <= MAX_PITCH:
+        raise ConfigError(
+            f"pitch range {pitch_range}: want 0 <= low <= high <= {MAX_PITCH:g} degrees"
+        )
 
     root = Path(out)
     for folder in SPLITS["train"]:  # a 300-W root, even where one source gave no face
@@ -209,6 +234,9 @@ def write_turned(
         folder.mkdir(parents=True, exist_ok=True)
         pts = np.asarray(records.points[i], np.float64)
         draws = rng.uniform(*yaw_range, size=per_face), rng.choice([-1.0, 1.0], size=per_face)
+        nods = np.zeros(per_face)
+        if pitch_range[1] > 0:  # drawn only then: the yaw-only copies stay as they were
+            nods = rng.uniform(*pitch_range, size=per_face) * rng.choice([-1.0, 1.0], per_face)
         image = None
         for j in range(per_face):
             name = folder / f"{image_path.stem}_turn{j}"
@@ -221,9 +249,12 @@ def write_turned(
                 yaw = yaw_of(pts, (w, h))
             side = math.copysign(1.0, yaw) if abs(yaw) >= 5.0 else float(draws[1][j])
             turn = side * float(draws[0][j]) - yaw
+            nod = float(nods[j])
             if abs(turn) < min_turn or np.sign(turn) != side:
-                continue  # already turned this far
-            turned, q = turn_face(image, pts, turn, (w, h))
+                if abs(nod) < min_turn:
+                    continue  # already turned this far
+                turn = 0.0  # the nod alone
+            turned, q = turn_face(image, pts, turn, (w, h), pitch=nod)
             crop, q = crop_around(turned, q)
             _write_face(crop, q + PTS_ORIGIN, name)
             written += 1
