@@ -412,6 +412,8 @@ def test_uncalibrated_regression_model_says_unknown(cuhk_root, tmp_path):
     recs = read_dataset("cuhk5", "test", cuhk_root)
     _, conf = lm.landmarks_with_confidence(_image(recs, 0), recs.boxes[:2])
     assert np.all(conf == UNKNOWN)
+    _, one = lm.landmarks_with_confidence(_image(recs, 0), recs.boxes[:1])  # the bound run
+    assert one.shape == (1, 5) and np.all(one == UNKNOWN)
 
 
 def test_dense_schemes_use_their_own_normalising_pair():

@@ -119,6 +119,25 @@ def test_refine_auto_follows_the_box_source(faces, onnx_lm):
     np.testing.assert_allclose(found[0].landmarks, want, atol=1e-4)
 
 
+@pytest.mark.parametrize("model,scheme", [(MODEL, None), ("cuhk5-nano", None), ("dense68", 5)])
+def test_one_face_through_the_bound_run_is_the_face_in_a_batch(faces, model, scheme):
+    # one face a call runs the session bound to its input buffer; two faces run it plainly
+    recs, images = faces
+    lm = FaceLandmarker(model, threads=1, scheme=scheme)
+    assert lm._single_run() is not None
+    first = lm.landmarks_with_confidence(images[0], recs.boxes[0])
+    for i in (0, 1, 2):
+        one = lm.landmarks_with_confidence(images[i], recs.boxes[i])
+        two = lm.landmarks_with_confidence(images[i], np.stack([recs.boxes[i], recs.boxes[i]]))
+        np.testing.assert_allclose(one[0][0], two[0][1], atol=1e-4)
+        np.testing.assert_allclose(one[1][0], two[1][1], atol=1e-5)
+    # what a call returned is its own: later calls do not write into it
+    again = lm.landmarks_with_confidence(images[0], recs.boxes[0])
+    assert not np.shares_memory(first[0], again[0]) and not np.shares_memory(first[1], again[1])
+    np.testing.assert_array_equal(first[0], again[0])
+    assert FaceLandmarker(model, backend="torch", threads=1)._single_run() is None
+
+
 def test_one_landmarker_serves_several_threads_alike(faces, onnx_lm):
     recs, images = faces
     want = [onnx_lm.landmarks(images[i], recs.boxes[i]) for i in range(len(recs))]

@@ -493,7 +493,13 @@ class FaceLandmarker:
         if not n:
             return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
         mats, inv = crop_matrices(boxes, size, self.margin, angles, inverse=True)
-        if n <= self.batch_size:  # one batch: the model's own output arrays, no copies
+        one = self._single_run() if n == 1 and not self.mirror else None
+        if one is not None:  # the commonest call: one face, through the bound run
+            crop, x, run = one
+            warp_many(rgbs, owner, mats, crop)
+            _normalise(crop, x)
+            out, conf = run()  # the bound arrays: only new arrays are made from them below
+        elif n <= self.batch_size:  # one batch: the model's own output arrays, no copies
             out, conf = self._batch(rgbs, owner, mats)
         else:
             out = np.empty((n, k, 2), dtype=np.float32)
@@ -553,11 +559,29 @@ class FaceLandmarker:
         _normalise(crops[:n], x[:n])
         return x
 
+    def _single_run(self):
+        """(crop (1, S, S, 3) uint8, input (1, C, S, S) float32, run) for one face, made once per
+        thread: `run()` runs the ONNX session on that input, bound once (`OnnxRunner.bind`), and
+        returns its (points, confidence) arrays, which the next run overwrites. None where the
+        model has no bound run (PyTorch, or a file whose outputs cannot be bound)."""
+        local = self._thread_local()
+        one = getattr(local, "one", False)
+        if one is False:
+            s, c = self.input_size, self.in_channels
+            crop, x = np.empty((1, s, s, 3), np.uint8), np.empty((1, c, s, s), np.float32)
+            run = self.runner.bind(x) if self.backend == "onnx" else None
+            one = local.one = None if run is None else (crop, x, run)
+        return one
+
+    def _thread_local(self) -> threading.local:
+        """This landmarker's per-thread state (a served landmarker runs in several threads)."""
+        # made once: setdefault's argument would make a new threading.local on every call
+        return self.__dict__.get("_local") or self.__dict__.setdefault("_local", threading.local())
+
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(crops (n, S, S, 3) uint8, model input (n, C, S, S) float32), views of buffers kept per
         thread (a served landmarker runs in several) and grown when a call needs more."""
-        # made once: setdefault's argument would make a new threading.local on every call
-        local = self.__dict__.get("_local") or self.__dict__.setdefault("_local", threading.local())
+        local = self._thread_local()
         if getattr(local, "crops", None) is None or len(local.crops) < n:
             s, c = self.input_size, self.in_channels
             local.crops = np.empty((n, s, s, 3), np.uint8)
