@@ -11,13 +11,14 @@ The model card (facepoints/weights/NAME.md) is written by hand from `facepoints 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 from pathlib import Path
 
 from facepoints.io import atomic_write_bytes
 from facepoints.models import load_model, save_model
-from facepoints.models.pretrained import WEIGHTS_DIR
+from facepoints.models.pretrained import WEIGHTS_DIR, resolve_model
 from facepoints.models.weights import read_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +28,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", help="the run folder (holds best.safetensors, config.json, log.csv)")
     ap.add_argument("name", help="the shipped model's name")
+    ap.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="the run's best epoch by its own validation NME (default), or its last epoch (where "
+        "a measure on other validation faces chose it)",
+    )
     a = ap.parse_args()
     run = Path(a.run)
     meta = read_metadata(run / "best.safetensors")
     config = json.loads((run / "config.json").read_text())
     recipe = {k: v for k, v in config.items() if k not in ("resume", "out")}
-    model = load_model(run / "best.safetensors")
+    if a.checkpoint == "best":
+        model = load_model(run / "best.safetensors")
+    else:
+        model = resolve_model(run / "last.pt").model
+        with open(run / "log.csv", newline="") as f:
+            last = list(csv.DictReader(f))[-1]
+        meta.update(epoch=int(last["epoch"]), val_nme=float(last["val_nme"]))
     meta.update({"name": a.name, "recipe": f"recipes/{a.name}.json"})
     meta.pop("config", None)
     meta.pop("format", None)
