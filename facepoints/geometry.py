@@ -95,7 +95,7 @@ def crop_matrices(
         x1, y1, x2, y2 = b[0].tolist()
         a = 0.0 if angles is None else math.radians(float(np.reshape(angles, -1)[0]))
         m, inv = _similarity(x1, y1, x2, y2, out_size, margin, math.cos(a), math.sin(a), max)
-        m, inv = np.array(m).reshape(1, 2, 3), np.array(inv).reshape(1, 2, 3)
+        m, inv = np.array((m, inv)).reshape(2, 1, 2, 3)  # one array: the map, its inverse
     else:
         x1, y1, x2, y2 = b.T
         a = np.zeros(len(b)) if angles is None else np.deg2rad(np.reshape(angles, len(b)))

@@ -60,6 +60,9 @@ def test_batched_crops_and_maps_match_the_training_crop_function(faces):
     grey = np.empty((len(recs), 1, 64, 64), np.float32)
     lmmod._normalise(crops, grey)
     np.testing.assert_allclose(grey, to_tensor(crops, 1).numpy(), atol=1e-5)
+    one = np.empty((1, 1, 64, 64), np.float32)  # one face takes OpenCV's path
+    lmmod._normalise(crops[3:4], one)
+    np.testing.assert_allclose(one, to_tensor(crops[3:4], 1).numpy(), atol=1e-5)
 
 
 def test_onnx_path_gives_the_points_and_confidence_of_the_torch_path(faces, onnx_lm):

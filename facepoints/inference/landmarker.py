@@ -297,7 +297,10 @@ class FaceLandmarker:
         float32 in [0, 1])."""
         rgb = as_rgb_image(image_rgb, "rgb")
         b = _check_boxes(boxes)
-        pts, conf = self._points([rgb], [b], self.refine if refine is None else refine, [False])
+        refine = self.refine if refine is None else refine
+        if len(b) == 1 and self._refine_mask(refine, None, _ONE_FACE, 1) is None:
+            return self._forward([rgb], _ONE_FACE, b)  # one face, one pass: the commonest call
+        pts, conf = self._points([rgb], [b], refine, [False])
         return pts[0], conf[0]
 
     def __repr__(self) -> str:
@@ -514,7 +517,7 @@ class FaceLandmarker:
         if n == 1:  # one C call: NumPy's stacked product costs more for a single face
             import cv2
 
-            out = cv2.transform(out.reshape(1, k, 2), inv[0]).reshape(1, k, 2)
+            out = cv2.transform(out, inv[0])  # (1, K, 2): a row of K two-channel pixels
         else:
             out = out @ inv[:, :, :2].transpose(0, 2, 1) + inv[:, None, :, 2]
         if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
@@ -693,6 +696,9 @@ _OWNERS = np.zeros(_BATCH, np.intp)
 _OWNERS.flags.writeable = False
 
 
+_ONE_FACE = _OWNERS[:1]
+
+
 def _owners(n: int) -> np.ndarray:
     """(n,) zeros: every face from image 0 (a shared read-only array for the common sizes)."""
     return _OWNERS[:n] if n <= len(_OWNERS) else np.zeros(n, np.intp)
@@ -702,6 +708,11 @@ def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
     """uint8 RGB crops (N, S, S, 3) -> model input (N, C, S, S) float32 in `out`, as
     `data.dataset.to_tensor` makes it: (rgb / 255 - 0.5) / 0.25; grey models get the luma (its
     weights carry the scale, so one product does both)."""
+    if out.shape[1] == 1 and len(out) == 1:  # one face: OpenCV's channel mix, in one pass
+        import cv2
+
+        cv2.transform(crops[0].astype(np.float32), _LUMA_SHIFTED, dst=out[0, 0])
+        return out
     if out.shape[1] == 1:
         np.matmul(crops, _LUMA_SCALED, out=out[:, 0])
     else:
@@ -711,6 +722,7 @@ def _normalise(crops: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 _LUMA_SCALED = np.array([0.299, 0.587, 0.114], np.float32) / np.float32(63.75)
+_LUMA_SHIFTED = np.append(_LUMA_SCALED, np.float32(-2.0))[None]  # (1, 4): the mix, then - 2
 
 
 def _unmirror(
