@@ -90,9 +90,10 @@ def crop_matrices(
     by box. `inverse`: (maps, their inverses), the inverses in closed form (a rotation and a
     scale). One box takes plain float arithmetic: the common call, where NumPy's per-call cost
     on tiny arrays would be most of the time."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    b = boxes if getattr(boxes, "shape", None) == (1, 4) else np.asarray(boxes, np.float64)
+    b = b.reshape(-1, 4)
     if len(b) == 1:
-        x1, y1, x2, y2 = b[0].tolist()
+        x1, y1, x2, y2 = b[0].tolist()  # Python floats: float32 values stay exact
         a = 0.0 if angles is None else math.radians(float(np.reshape(angles, -1)[0]))
         m, inv = _similarity(x1, y1, x2, y2, out_size, margin, math.cos(a), math.sin(a), max)
         m, inv = np.array((m, inv)).reshape(2, 1, 2, 3)  # one array: the map, its inverse

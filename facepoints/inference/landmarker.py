@@ -361,6 +361,7 @@ class FaceLandmarker:
             self.margin, self.name, self.scheme = float(loaded.margin), loaded.name, loaded.scheme
             self.confidence_kind = confidence_kind(net, loaded.confidence)
         self.loaded = loaded
+        self._to_pixels = np.array([[self.input_size] * 2 + [1.0]] * 2)  # scales a (2, 3) map
         self._set_output_scheme()
 
     def _set_output_scheme(self) -> None:
@@ -498,11 +499,8 @@ class FaceLandmarker:
         mats, inv = crop_matrices(boxes, size, self.margin, angles, inverse=True)
         one = self._single_run() if n == 1 and not self.mirror else None
         if one is not None:  # the commonest call: one face, through the bound run
-            crop, x, run = one
-            warp_many(rgbs, owner, mats, crop)
-            _normalise(crop, x)
-            out, conf = run()  # the bound arrays: only new arrays are made from them below
-        elif n <= self.batch_size:  # one batch: the model's own output arrays, no copies
+            return self._one_face(rgbs[owner[0]], mats[0], inv, one)
+        if n <= self.batch_size:  # one batch: the model's own output arrays, no copies
             out, conf = self._batch(rgbs, owner, mats)
         else:
             out = np.empty((n, k, 2), dtype=np.float32)
@@ -510,15 +508,46 @@ class FaceLandmarker:
             for start in range(0, n, self.batch_size):
                 sl = slice(start, start + self.batch_size)
                 out[sl], conf[sl] = self._batch(rgbs, owner[sl], mats[sl])
+        return self._to_image(out, conf, inv)
+
+    def _one_face(
+        self, rgb: np.ndarray, mat: np.ndarray, inv: np.ndarray, one: tuple
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_forward` for one face through the bound run `one` (`_single_run`): its crop warped by
+        `mat` (2, 3), normalised and run in the buffers made once; points back by `inv`."""
+        import cv2
+
+        crop, x, run = one
+        size = crop.shape[1]
+        cv2.warpAffine(
+            rgb,
+            mat,
+            (size, size),
+            dst=crop[0],
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )  # as geometry.warp_many cuts a crop
+        _normalise(crop, x)
+        out, conf = run()  # the bound arrays: only new arrays are made from them below
+        return self._to_image(out, conf, inv)
+
+    def _to_image(
+        self, out: np.ndarray, conf: np.ndarray, inv: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's points (n, K, 2) in crop units -> image pixels by the crops' inverse maps
+        `inv` (n, 2, 3), confidences clipped to [0, 1] (0 where a point is not finite), then
+        projected to the scheme asked for; new float32 arrays."""
         conf = np.minimum(np.maximum(conf, _ZERO), _ONE)  # np.clip's wrappers cost more
         if not math.isfinite(out.sum()):  # a point the model could not place has no confidence
             conf[~np.isfinite(out).all(axis=-1)] = 0.0
-        inv[:, :, :2] *= size  # crop units -> image pixels, one product per face
-        if n == 1:  # one C call: NumPy's stacked product costs more for a single face
+        if len(out) == 1:  # one C call: NumPy's stacked product costs more for a single face
             import cv2
 
-            out = cv2.transform(out, inv[0])  # (1, K, 2): a row of K two-channel pixels
+            # crop units -> image pixels: the map's 2x2 part scaled by the input size
+            out = cv2.transform(out, inv[0] * self._to_pixels)  # (1, K, 2): K 2-channel pixels
         else:
+            inv[:, :, :2] *= self.input_size  # crop units -> image pixels, one product per face
             out = out @ inv[:, :, :2].transpose(0, 2, 1) + inv[:, None, :, 2]
         if self._projection is not None:  # the scheme asked for (98 -> 68 -> 5, or a block)
             out = np.einsum("ij,njd->nid", self._projection, out)
