@@ -84,7 +84,7 @@ def test_card_states_data_terms_recipe_and_figures():
     rows = card.test_figures()
     assert {r["Test set"].split(",")[0] for r in rows} >= {"300-W test", "CUHK test"}
     text = (WEIGHTS_DIR / "dense98.md").read_text()
-    stages = ("dense98-stage1", "dense98-stage2", "dense98-deep", "dense98")
+    stages = ("dense98-stage1", "dense98-stage2", "dense98-deep", "dense98-stage4", "dense98")
     for stage in stages:
         assert f"recipes/{stage}.json" in text and (ROOT / "recipes" / f"{stage}.json").is_file()
     # each stage starts from the one before: the chain is reproducible from the shipped dense68
@@ -96,5 +96,12 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage1": "dense68",
         "dense98-stage2": "runs/dense98-stage1",
         "dense98-deep": "runs/dense98-stage2",
-        "dense98": "runs/dense98-deep",
+        "dense98-stage4": "runs/dense98-deep",
+        "dense98": "runs/dense98-stage4",
     }
+    # the made folders the last stage draws from are made by commands the card states
+    mix = json.loads((ROOT / "recipes" / "dense98.json").read_text())["mix"]
+    made = {p["data_root"] for p in mix.values() if p["data_root"].startswith("runs/")}
+    assert made == {"runs/300w-turned", "runs/300w-pitched"}
+    for folder in made:
+        assert f"facepoints data turn --data-root ../shared/data/300w --out {folder}" in text
