@@ -18,6 +18,7 @@ __all__ = [
     "crop_matrices",
     "invert_many",
     "warp_many",
+    "warp_into",
     "similarity_matrix",
     "compose",
     "invert",
@@ -135,20 +136,25 @@ def warp_many(
 ) -> np.ndarray:
     """Crop face j from `images[owner[j]]` with map `m[j]` (image -> crop) into `out[j]`, an
     (N, S, S, C) uint8 buffer, bilinear with black outside, as `warp` does; returns `out`."""
+    for j in range(len(m)):
+        warp_into(images[owner[j]], m[j], out[j])
+    return out
+
+
+def warp_into(image: np.ndarray, m: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """One crop of `image` by the map `m` (2, 3) (image -> crop) into `out` (S, S, C) uint8,
+    bilinear with black outside, as `warp` does; returns `out`."""
     import cv2
 
-    size = (out.shape[2], out.shape[1])
-    for j in range(len(m)):
-        cv2.warpAffine(
-            images[owner[j]],
-            m[j],
-            size,
-            dst=out[j],
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )
-    return out
+    return cv2.warpAffine(
+        image,
+        m,
+        (out.shape[1], out.shape[0]),
+        dst=out,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:

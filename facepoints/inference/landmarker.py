@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..geometry import crop_matrices, warp_many
+from ..geometry import crop_matrices, warp_into, warp_many
 from ..io import array_to_rgb, load_image, to_rgb
 from ..schemes import Scheme
 from .boxes import box_from_points, roll_from_points
@@ -515,19 +515,8 @@ class FaceLandmarker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """`_forward` for one face through the bound run `one` (`_single_run`): its crop warped by
         `mat` (2, 3), normalised and run in the buffers made once; points back by `inv`."""
-        import cv2
-
         crop, x, run = one
-        size = crop.shape[1]
-        cv2.warpAffine(
-            rgb,
-            mat,
-            (size, size),
-            dst=crop[0],
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
-        )  # as geometry.warp_many cuts a crop
+        warp_into(rgb, mat, crop[0])
         _normalise(crop, x)
         out, conf = run()  # the bound arrays: only new arrays are made from them below
         return self._to_image(out, conf, inv)
