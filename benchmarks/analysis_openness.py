@@ -13,8 +13,9 @@ the eyes' patches (the eye CNN), and of mouth openness.
 
 `--fit` measures the typical open eye on training faces only: the 300-W training set's human
 labels (68 points) and the WFLW sample's tune half (98 points). `--fit-eyes-cnn` fits the eye
-CNN on the same training faces and on turned copies of the 300-W ones (made first by `facepoints
-data turn`: see analysis_common.TURN_COMMAND), patches cut along the model's points, the human
+CNN on the same training faces, on turned copies of the 300-W ones (made first by `facepoints
+data turn`: see analysis_common.TURN_COMMAND) and on small copies of them (the eyes of faces in
+crowd photos, the model run on each: `small_copies`), patches cut along the model's points, the human
 labels' openness as the target: first on all but a fixed validation split, reported beside the
 HOG ridge regression refitted on the same split, then on all of them.
 """
@@ -198,11 +199,68 @@ def eye_contexts(set_name: str, model: str, recs, pred: np.ndarray) -> np.ndarra
     return _per_face("eyes_ctx", set_name, model, recs, pred, eye_net.eye_contexts)
 
 
+# eye widths (px, log-uniform) of the small copies of the 300-W training faces: eyes the size of
+# those in crowd photos (the WFLW sample's tune half: median 18 px, a quarter under 13 px), where
+# the 300-W crops have eyes of 23 to 45 px
+SMALL_EYES = (7.0, 24.0)
+
+
+def small_copies(set_name: str, model: str, recs, seed: int = 0) -> dict:
+    """Low-resolution copies of a set's faces, for the eye CNN: each photo scaled down so that
+    its eyes are SMALL_EYES px wide, half of them blurred a little, all JPEG-compressed (quality
+    40-90), and the model run on the copy (its set's box scaled, the second pass on): the eye
+    contexts, scalars and points' openness cut along the points it gives there, with its own
+    errors on small faces. {"ctx", "sc", "ear"}, cached under CACHE by set, model and seed."""
+    import cv2
+
+    from facepoints import FaceLandmarker
+    from facepoints.analysis.eye_net import eye_contexts, eye_scalars
+    from facepoints.io import load_image
+
+    path = CACHE / f"eyes_small.{set_name}.{model_tag(model)}.{seed}.npz"
+    if path.is_file():
+        z = np.load(path)
+        if len(z["ctx"]) == len(recs):
+            return {k: z[k] for k in z.files}
+    rng = np.random.default_rng(seed)
+    s68 = get_scheme("ibug68")
+    lm = FaceLandmarker(model=model, threads=1, refine=True)
+    ctx, sc, ear = [], [], []
+    for img, pts, box in zip(recs.images, recs.points, recs.boxes, strict=True):
+        rgb = load_image(img)
+        width = np.mean(
+            [
+                np.linalg.norm(pts[c[0]] - pts[c[len(c) // 2]])
+                for c in (s68.contours["eye_left"], s68.contours["eye_right"])
+            ]
+        )
+        f = min(1.0, float(np.exp(rng.uniform(*np.log(SMALL_EYES)))) / max(width, 1e-3))
+        size = (max(8, int(rgb.shape[1] * f)), max(8, int(rgb.shape[0] * f)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if rng.random() < 0.5:
+            small = cv2.GaussianBlur(small, (0, 0), float(rng.uniform(0.3, 1.0)))
+        quality = int(rng.integers(40, 90))
+        _, buf = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        small = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        k = np.array([small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]] * 2)
+        p = lm.landmarks(small, (np.asarray(box) * k)[None])[0]
+        ctx.append(eye_contexts(small, p, lm.scheme))
+        sc.append(eye_scalars(p, lm.scheme))
+        ear.append(eye_openness(p, lm.scheme))
+    out = {"ctx": np.stack(ctx), "sc": np.stack(sc), "ear": np.stack(ear)}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **out)
+    tmp.replace(path)
+    return out
+
+
 def cnn_training_faces(model: str) -> dict:
     """The eye-CNN's training faces: the 300-W training set, turned copies of it (head turned
-    25-45 degrees, `facepoints data turn`) and the WFLW sample's tune half, cut along the model's
-    points, with the human labels' eye openness (68 points) as the target. `source`: for a turned
-    copy, the index of the 300-W face it was made from (-1 for the others)."""
+    25-45 degrees, `facepoints data turn`), small copies of it (`small_copies`) and the WFLW
+    sample's tune half, cut along the model's points, with the human labels' eye openness (68
+    points) as the target. `source`: for a copy, the index of the 300-W face it was made from
+    (-1 for the others)."""
     from facepoints.analysis.eye_net import eye_scalars
 
     s68 = get_scheme("ibug68")
@@ -216,30 +274,34 @@ def cnn_training_faces(model: str) -> dict:
     ms = get_scheme(p300.shape[1])
     index = {_face_key(img): i for i, img in enumerate(w300.images)}
     source = np.array([index[_face_key(img, turned=True)] for img in turned.images])
+    small = small_copies("300w_train", model, w300)
     n300, nt, nw = len(w300), len(turned), int(tune.sum())
+    y300 = eye_openness(w300.points, s68)
     return {
         "ctx": np.concatenate(
             [
                 eye_contexts("300w_train", model, w300, p300),
                 eye_contexts("300w_turned", model, turned, pt),
+                small["ctx"],
                 eye_contexts("wflw", model, wflw, pw)[tune],
             ]
         ),
         "ear": np.concatenate(
-            [eye_openness(p300, ms), eye_openness(pt, ms), eye_openness(pw[tune], ms)]
+            [eye_openness(p300, ms), eye_openness(pt, ms), small["ear"], eye_openness(pw[tune], ms)]
         ),
         "sc": np.concatenate(
-            [eye_scalars(p300, ms), eye_scalars(pt, ms), eye_scalars(pw[tune], ms)]
+            [eye_scalars(p300, ms), eye_scalars(pt, ms), small["sc"], eye_scalars(pw[tune], ms)]
         ),
         "y": np.concatenate(
             [
-                eye_openness(w300.points, s68),
+                y300,
                 eye_openness(turned.points, s68),
+                y300,
                 eye_openness(project(wflw.points[tune], wflw.scheme, s68), s68),
             ]
         ).astype(np.float32),
-        "wflw": np.r_[np.zeros(n300 + nt, bool), np.ones(nw, bool)],
-        "source": np.r_[np.full(n300, -1), source, np.full(nw, -1)],
+        "wflw": np.r_[np.zeros(2 * n300 + nt, bool), np.ones(nw, bool)],
+        "source": np.r_[np.full(n300, -1), source, np.arange(n300), np.full(nw, -1)],
     }
 
 
@@ -252,7 +314,7 @@ def _face_key(image, turned: bool = False) -> str:
 
 def cnn_split(is_wflw: np.ndarray, source: np.ndarray, seed: int = 0) -> tuple:
     """(validation, training) (N,) bool: a fixed 15% of the 300-W training faces and 25% of the
-    WFLW tune half validate; turned copies never do, and train only where their source face
+    WFLW tune half validate; copies never do, and train only where their source face
     does not validate."""
     rng = np.random.default_rng(seed)
     val = np.zeros(len(is_wflw), bool)
@@ -378,7 +440,7 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
     t0 = time.time()
     net = train_cnn(data, np.flatnonzero(fit_on), epochs, seed=seed)
     cnn = cnn_predict(net, data["ctx"], data["sc"])
-    # the HOG ridge regression on the same split (the faces as labelled, not the turned copies)
+    # the HOG ridge regression on the same split (the faces as labelled, not the copies)
     w300 = read_set("300w_train")
     wflw = read_set("wflw")
     tune = ~wflw_heldout(wflw)
@@ -407,17 +469,19 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seed: int = 0) -> None:
     print(f"validation fit {time.time() - t0:.0f}s", flush=True)
     net = train_cnn(data, np.arange(len(data["y"])), epochs, seed=seed)
     copies = int((data["source"] >= 0).sum())
+    n300 = int((~data["wflw"]).sum()) - copies
     meta = {
         "about": "eye openness CNN (facepoints.analysis.eye_net) fitted by "
         f"`python benchmarks/analysis_openness.py --fit-eyes-cnn --model {model}` on the 300-W "
-        f"training faces ({int((~data['wflw']).sum()) - copies}), {copies} turned copies of "
-        f"them (`{TURN_COMMAND}`) and the WFLW sample's tune half ({int(data['wflw'].sum())}), "
-        f"both eyes, patches cut along {model}'s points; target: the human labels' eye "
-        "openness (68 points; a copy's points turned with it)",
+        f"training faces ({n300}), {copies - n300} turned copies of them (`{TURN_COMMAND}`), "
+        f"{n300} small copies of them (eyes {SMALL_EYES[0]:g}-{SMALL_EYES[1]:g} px, blur, "
+        f"JPEG; {model} run on each) and the WFLW sample's tune half "
+        f"({int(data['wflw'].sum())}), both eyes, patches cut along {model}'s points; target: "
+        "the human labels' eye openness (68 points; a copy's points turned with it)",
         "points_from": model,
         "epochs": epochs,
         "seed": seed,
-        "validation": "fitted on the rest (turned copies of validation faces left out), measured "
+        "validation": "fitted on the rest (copies of validation faces left out), measured "
         "on a fixed 15% of the 300-W training faces and 25% of the WFLW tune half "
         "(benchmarks/analysis_openness.py cnn_split): " + json.dumps(report),
     }

@@ -78,13 +78,34 @@ def test_predict_and_http_give_the_scheme_asked_for(tmp_path, photo):
     assert set(models["dense98"]["schemes"]) == {"cuhk5", "ibug68", "wflw98"}
 
 
+def test_given_boxes_take_the_second_pass_by_default_for_dense98_only(photo):
+    """dense98 refines a given box by default (its users want the points); the small models
+    do not: the default call equals refine=True for one and refine=False for the other."""
+    from facepoints.inference.landmarker import REFINE_AUTO, REFINE_GIVEN_BY_DEFAULT
+
+    assert "dense98" in REFINE_GIVEN_BY_DEFAULT and not REFINE_AUTO["given"]
+    rgb, box, _, _ = photo
+    for name, want in (("dense98", True), ("cuhk5-fast", False)):
+        lm = FaceLandmarker(name, scheme="cuhk5")
+        default = lm.landmarks(rgb, box)
+        np.testing.assert_allclose(default, lm.landmarks(rgb, box, refine=want), atol=1e-4)
+        assert not np.allclose(default, lm.landmarks(rgb, box, refine=not want), atol=1e-3)
+
+
 def test_card_states_data_terms_recipe_and_figures():
     card = read_card(WEIGHTS_DIR / "dense98.md")
     assert "non-commercial" in card.licence and "300-W" in card.licence
     rows = card.test_figures()
     assert {r["Test set"].split(",")[0] for r in rows} >= {"300-W test", "CUHK test"}
     text = (WEIGHTS_DIR / "dense98.md").read_text()
-    stages = ("dense98-stage1", "dense98-stage2", "dense98-deep", "dense98-stage4", "dense98")
+    stages = (
+        "dense98-stage1",
+        "dense98-stage2",
+        "dense98-deep",
+        "dense98-stage4",
+        "dense98-stage5",
+        "dense98",
+    )
     for stage in stages:
         assert f"recipes/{stage}.json" in text and (ROOT / "recipes" / f"{stage}.json").is_file()
     # each stage starts from the one before: the chain is reproducible from the shipped dense68
@@ -97,10 +118,12 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage2": "runs/dense98-stage1",
         "dense98-deep": "runs/dense98-stage2",
         "dense98-stage4": "runs/dense98-deep",
-        "dense98": "runs/dense98-stage4",
+        "dense98-stage5": "runs/dense98-stage4",
+        "dense98": "runs/dense98-stage5/last.pt",
     }
-    # the made folders the last stage draws from are made by commands the card states
+    # the made folders the last two stages draw from are made by commands the card states
     mix = json.loads((ROOT / "recipes" / "dense98.json").read_text())["mix"]
+    assert mix == json.loads((ROOT / "recipes" / "dense98-stage5.json").read_text())["mix"]
     made = {p["data_root"] for p in mix.values() if p["data_root"].startswith("runs/")}
     assert made == {"runs/300w-turned", "runs/300w-pitched"}
     for folder in made:
