@@ -78,20 +78,6 @@ def test_predict_and_http_give_the_scheme_asked_for(tmp_path, photo):
     assert set(models["dense98"]["schemes"]) == {"cuhk5", "ibug68", "wflw98"}
 
 
-def test_given_boxes_take_the_second_pass_by_default_for_dense98_only(photo):
-    """dense98 refines a given box by default (its users want the points); the small models
-    do not: the default call equals refine=True for one and refine=False for the other."""
-    from facepoints.inference.landmarker import REFINE_AUTO, REFINE_GIVEN_BY_DEFAULT
-
-    assert "dense98" in REFINE_GIVEN_BY_DEFAULT and not REFINE_AUTO["given"]
-    rgb, box, _, _ = photo
-    for name, want in (("dense98", True), ("cuhk5-fast", False)):
-        lm = FaceLandmarker(name, scheme="cuhk5")
-        default = lm.landmarks(rgb, box)
-        np.testing.assert_allclose(default, lm.landmarks(rgb, box, refine=want), atol=1e-4)
-        assert not np.allclose(default, lm.landmarks(rgb, box, refine=not want), atol=1e-3)
-
-
 def test_card_states_data_terms_recipe_and_figures():
     card = read_card(WEIGHTS_DIR / "dense98.md")
     assert "non-commercial" in card.licence and "300-W" in card.licence

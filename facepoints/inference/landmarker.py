@@ -34,7 +34,6 @@ __all__ = [
     "MIRROR_BY_DEFAULT",
     "PARALLEL_BY_DEFAULT",
     "REFINE_AUTO",
-    "REFINE_GIVEN_BY_DEFAULT",
     "as_rgb_image",
     "default_threads",
     "make_faces",
@@ -45,11 +44,6 @@ BACKENDS = ("auto", "onnx", "torch")
 # refine="auto": whether a second pass runs, per box source. Chosen on CUHK validation faces
 # (held-out training faces) by benchmarks/speed_refine.py; see docs/speed.md for its table.
 REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
-# ...except for the shipped models that take the second pass on given boxes too: the accurate
-# dense model, whose 5 points on CUHK validation faces' given boxes go from 3.06% to 2.97% NME
-# (300-W's tight boxes: 4.01% both; `python benchmarks/speed_refine.py --models dense98
-# --detectors`, with `--dataset 300w`), for twice the network's time
-REFINE_GIVEN_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
 # mirror=None: the shipped models that average each face with its mirror image by default (the
 # accurate dense model, whose users want its points more than its speed: on 300-W validation
 # faces its NME falls from 4.34% to 4.06% for twice the network's time; benchmarks/mirror_test.py)
@@ -159,8 +153,7 @@ class FaceLandmarker:
         where per-face work is fastest, except for the models in `PARALLEL_BY_DEFAULT`, which
         get up to 4 of the process's cores). refine: run a second pass on a box derived from the
         first pass's points (`boxes.box_from_points`): True, False, or "auto", where it pays
-        (`REFINE_AUTO`: measured per box source on validation faces; given boxes too for the
-        models in `REFINE_GIVEN_BY_DEFAULT`).
+        (`REFINE_AUTO`: measured per box source on validation faces).
     min_face: detected faces whose box side is below this many pixels are dropped (the detector
         looks down to that size). max_faces: keep at most this many detected faces per image,
         best first (None: all). scheme: the points returned (any the model's projects onto).
@@ -230,8 +223,6 @@ class FaceLandmarker:
             DETECTORS.get(detector)  # an unknown name fails here, with its "did you mean"
         self._load(model, threads, fallback=backend == "auto" and precision == "float32")
         self.mirror = self.name in MIRROR_BY_DEFAULT if mirror is None else bool(mirror)
-        given = REFINE_AUTO["given"] or self.name in REFINE_GIVEN_BY_DEFAULT
-        self._refine_auto = {**REFINE_AUTO, "given": given}
         self._flip = np.asarray(self.model_scheme.flip, np.intp)
         self._detector_spec = detector
         self._detector = None if detector is None or isinstance(detector, str) else detector
@@ -486,11 +477,10 @@ class FaceLandmarker:
         REFINE_AUTO says it pays for; None where no face does."""
         if refine != "auto":
             return np.ones(len(owner), bool) if refine else None
-        auto = self._refine_auto
-        if not auto["given"] and (detected is None or not any(detected)):
+        if not REFINE_AUTO["given"] and (detected is None or not any(detected)):
             return None  # given boxes only (the common call): nothing to decide per face
         det = [False] * images if detected is None else [bool(d) for d in detected]
-        per_image = np.array([auto["detector" if d else "given"] for d in det])
+        per_image = np.array([REFINE_AUTO["detector" if d else "given"] for d in det])
         return per_image[owner] if per_image.any() else None
 
     def _forward(
