@@ -1,6 +1,7 @@
 """Does the second pass pay? NME with one pass and with two (the second on a box from the first
 pass's points) and the extra milliseconds, per model and per box source, on VALIDATION faces:
-the CUHK training faces each model held out (seeded split, val_fraction 0.1, seed 0), never test.
+the CUHK training faces each model held out (seeded split, val_fraction 0.1, seed 0), never test
+(`--dataset 300w`: the 300-W training faces held out the same way, for the dense models).
 
 Box sources: the dataset's given boxes; each detector's box matched to the face (IoU >= 0.3;
 faces it misses are left out of its row); "tracking": the box a tracker crops, one built from the
