@@ -166,6 +166,26 @@ def test_closed_eye_and_mouth_read_zero(wflw):
         openness(project(p, "ibug68", "cuhk5"), "cuhk5")
 
 
+def test_an_eye_seen_edge_on_reads_at_most_the_cap(wflw):
+    """A far eye whose corners nearly meet (a face seen from the side): its lid gap over its
+    width would grow without bound; openness stops at MAX_EYE_OPENNESS, the other eye as was."""
+    from facepoints.analysis.openness import MAX_EYE_OPENNESS
+
+    s = get_scheme("ibug68")
+    every = project(wflw.points, "wflw98", "ibug68")
+    typical = np.flatnonzero(np.all(np.abs(eye_openness(every, s) - 1) < 0.2, axis=1))
+    p = every[typical[0]].copy()  # a face with both eyes typically open
+    before = eye_openness(p, s)
+    c = list(s.contours["eye_right"])
+    inner, outer = c[0], c[len(c) // 2]
+    u = (p[outer] - p[inner]) / np.linalg.norm(p[outer] - p[inner])
+    d = p[c] - p[c].mean(0)
+    p[c] -= 0.98 * (d @ u)[:, None] * u  # squeezed along its corners' line to 2% of its width
+    after = eye_openness(p, s)
+    assert before[1] < MAX_EYE_OPENNESS and after[1] == MAX_EYE_OPENNESS
+    assert np.linalg.norm(p[inner] - p[outer]) > 0 and after[0] == before[0]
+
+
 @pytest.fixture(scope="module")
 def w300_train(w300_root):
     from facepoints.data import read_dataset

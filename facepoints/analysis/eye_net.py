@@ -206,7 +206,7 @@ def eye_scalars(points: np.ndarray, scheme: str | int | Scheme | None = None) ->
 
     pts = np.asarray(points, np.float64)
     s = get_scheme(pts.shape[-2] if scheme is None else scheme)
-    ear = np.clip(eye_openness(pts, s), 0.0, 3.0)
+    ear = np.maximum(eye_openness(pts, s), 0.0)  # at most MAX_EYE_OPENNESS (3)
     width = []
     for name in ("eye_left", "eye_right"):
         c = s.contours[name]

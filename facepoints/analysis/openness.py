@@ -4,8 +4,9 @@ the inner lips: 68 and 98 points; 5 points have none).
 An outline's opening is the mean distance between its facing points (upper and lower lid, or
 lip) over the distance between its two corners (the "eye aspect ratio" of Soukupova and Cech,
 2016). Eye openness is that over the median of human-labelled open eyes of training faces of the
-same scheme (`openness.json`), so 0 is closed and 1 a typical open eye whatever the scheme;
-mouth openness is the inner lips' mean opening over the distance from the eyes' midpoint to the
+same scheme (`openness.json`), so 0 is closed and 1 a typical open eye whatever the scheme,
+capped at `MAX_EYE_OPENNESS` (a far eye seen almost edge-on has corners that nearly meet, and
+its ratio grows without bound while saying nothing of the lids); mouth openness is the inner lips' mean opening over the distance from the eyes' midpoint to the
 mouth corners' midpoint (0 closed; about 0.5 for a mouth wide open)."""
 
 from __future__ import annotations
@@ -21,9 +22,19 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme, project
 
-__all__ = ["Openness", "openness", "eye_openness", "mouth_openness", "contour_opening"]
+__all__ = [
+    "MAX_EYE_OPENNESS",
+    "Openness",
+    "openness",
+    "eye_openness",
+    "mouth_openness",
+    "contour_opening",
+]
 
 _TYPICAL = Path(__file__).with_name("openness.json")
+# three typical open eyes: above it only a foreshortened eye (a face seen from the side) goes, in
+# human labels as in predicted points (the 300-W and WFLW labels' widest open eyes reach about 3)
+MAX_EYE_OPENNESS = 3.0
 
 
 @dataclass(frozen=True)
@@ -58,12 +69,13 @@ def openness(points: np.ndarray, scheme: str | int | Scheme | None = None) -> Op
 
 
 def eye_openness(points: np.ndarray, scheme: str | int | Scheme | None = None) -> np.ndarray:
-    """(..., 2) openness of the image-left and image-right eye for points (..., K, 2)."""
+    """(..., 2) openness of the image-left and image-right eye for points (..., K, 2), at most
+    MAX_EYE_OPENNESS."""
     pts = np.asarray(points, np.float64)
     s = get_scheme(pts.shape[-2] if scheme is None else scheme)
     left = contour_opening(pts, _contour(s, "eye_left"))
     right = contour_opening(pts, _contour(s, "eye_right"))
-    return np.stack([left, right], axis=-1) / _typical_eye(s.name)
+    return np.minimum(np.stack([left, right], axis=-1) / _typical_eye(s.name), MAX_EYE_OPENNESS)
 
 
 def mouth_openness(points: np.ndarray, scheme: str | int | Scheme | None = None) -> np.ndarray:
