@@ -15,8 +15,8 @@ the eyes' patches (the eye CNN), and of mouth openness.
 labels (68 points) and the WFLW sample's tune half (98 points). `--fit-eyes-cnn` fits the eye
 CNN on the same training faces, on turned copies of the 300-W ones (made first by `facepoints
 data turn`: see analysis_common.TURN_COMMAND) and on small copies of them (the eyes of faces in
-crowd photos, the model run on each: `small_copies`), patches cut along the model's points, the human
-labels' openness as the target: first on all but a fixed validation split, reported beside the
+crowd photos, the model run on each: `small_copies`), patches cut along the model's points,
+the human labels' openness as the target: first on all but a fixed validation split, reported beside the
 HOG ridge regression refitted on the same split, then on all of them.
 """
 
@@ -214,7 +214,7 @@ def small_copies(set_name: str, model: str, recs, seed: int = 0) -> dict:
     import cv2
 
     from facepoints import FaceLandmarker
-    from facepoints.analysis.eye_net import eye_contexts, eye_scalars
+    from facepoints.analysis.eye_net import eye_contexts, eye_corners, eye_scalars
     from facepoints.io import load_image
 
     path = CACHE / f"eyes_small.{set_name}.{model_tag(model)}.{seed}.npz"
@@ -228,12 +228,7 @@ def small_copies(set_name: str, model: str, recs, seed: int = 0) -> dict:
     ctx, sc, ear = [], [], []
     for img, pts, box in zip(recs.images, recs.points, recs.boxes, strict=True):
         rgb = load_image(img)
-        width = np.mean(
-            [
-                np.linalg.norm(pts[c[0]] - pts[c[len(c) // 2]])
-                for c in (s68.contours["eye_left"], s68.contours["eye_right"])
-            ]
-        )
+        width = np.mean([np.linalg.norm(b - a) for a, b in eye_corners(pts, s68)])
         f = min(1.0, float(np.exp(rng.uniform(*np.log(SMALL_EYES)))) / max(width, 1e-3))
         size = (max(8, int(rgb.shape[1] * f)), max(8, int(rgb.shape[0] * f)))
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

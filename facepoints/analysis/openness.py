@@ -6,8 +6,9 @@ lip) over the distance between its two corners (the "eye aspect ratio" of Soukup
 2016). Eye openness is that over the median of human-labelled open eyes of training faces of the
 same scheme (`openness.json`), so 0 is closed and 1 a typical open eye whatever the scheme,
 capped at `MAX_EYE_OPENNESS` (a far eye seen almost edge-on has corners that nearly meet, and
-its ratio grows without bound while saying nothing of the lids); mouth openness is the inner lips' mean opening over the distance from the eyes' midpoint to the
-mouth corners' midpoint (0 closed; about 0.5 for a mouth wide open)."""
+its ratio grows without bound while saying nothing of the lids); mouth openness is the inner
+lips' mean opening over the distance from the eyes' midpoint to the mouth corners' midpoint (0
+closed; about 0.5 for a mouth wide open)."""
 
 from __future__ import annotations
 
