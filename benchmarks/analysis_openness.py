@@ -16,8 +16,8 @@ labels (68 points) and the WFLW sample's tune half (98 points). `--fit-eyes-cnn`
 CNN on the same training faces, on turned copies of the 300-W ones (made first by `facepoints
 data turn`: see analysis_common.TURN_COMMAND) and on small copies of them (the eyes of faces in
 crowd photos, the model run on each: `small_copies`), patches cut along the model's points,
-the human labels' openness as the target: first on all but a fixed validation split, reported beside the
-HOG ridge regression refitted on the same split, then on all of them.
+the human labels' openness as the target: first on all but a fixed validation split, reported
+beside the HOG ridge regression refitted on the same split, then on all of them.
 """
 
 from __future__ import annotations

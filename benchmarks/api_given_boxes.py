@@ -2,7 +2,8 @@
 scheme=...).landmarks(rgb, box)` with its defaults (for dense98: each face averaged with its
 mirror), one face a call, against the set's human points; `--refine` adds the second pass.
 
-    python benchmarks/api_given_boxes.py dense98 --dataset cuhk5 --split test --scheme cuhk5 --refine
+    python benchmarks/api_given_boxes.py dense98 --dataset cuhk5 --split test \
+        --scheme cuhk5 --refine
 
 `facepoints eval` runs the network once on each box (`--flip` adds the mirror); this is what a
 user's call returns. Prints NME (the set's normalising distance) and FR@10%."""
