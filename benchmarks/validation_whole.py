@@ -16,7 +16,9 @@ folder of another name would not). The WFLW rows add the large-pose faces' own f
 aside, made once by `facepoints data turn --data-root ../shared/data/300w --of validation --out
 runs/300w-turned-val`; large poses that no training saw. "300-W pitched": the same faces also
 nodding up or down, `facepoints data turn --data-root ../shared/data/300w --of validation --yaw
-0,40 --pitch 10,25 --out runs/300w-pitched-val`.
+0,40 --pitch 10,25 --out runs/300w-pitched-val`. "300-W profile": the same faces turned 45 to 75
+degrees, the far jaw on the outline, `facepoints data turn --data-root ../shared/data/300w --of
+validation --yaw 45,75 --outline --out runs/300w-profile-val`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ SETS = (
     ("300-W turned", "300w", "train", str(ROOT / "runs" / "300w-turned-val"), 1.0),
     # the same faces nodding 10 to 25 degrees up or down as well (yaw 0 to 40 degrees)
     ("300-W pitched", "300w", "train", str(ROOT / "runs" / "300w-pitched-val"), 1.0),
+    # turned 45 to 75 degrees, the far jaw moved onto the face's outline (`--outline`)
+    ("300-W profile", "300w", "train", str(ROOT / "runs" / "300w-profile-val"), 1.0),
 )
 
 

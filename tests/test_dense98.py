@@ -48,6 +48,19 @@ def test_model_predicts_three_blocks_and_shows_98_points_by_default(photo):
     )
 
 
+def test_a_photo_without_a_face_gives_no_faces_in_any_scheme(photo):
+    rgb = photo[0]
+    # the photo's corner, where no face is, and a flat grey frame, beside the whole photo
+    empty = [np.ascontiguousarray(rgb[:60, :60]), np.full((240, 320, 3), 128, np.uint8)]
+    for scheme in (None, 68, "cuhk5"):
+        lm = FaceLandmarker("dense98", scheme=scheme)  # the defaults: mirror, second pass
+        for image in empty:
+            assert lm.detect(image) == []
+        got = lm.detect_batch([empty[1], rgb, empty[0]])
+        assert [len(g) for g in got][::2] == [0, 0] and len(got[1]) >= 1
+        assert got[1][0].landmarks.shape == (lm.scheme.num_points, 2)
+
+
 def test_predict_and_http_give_the_scheme_asked_for(tmp_path, photo):
     r = subprocess.run(
         [sys.executable, "-m", "facepoints", "predict", "--demo", "--model", "dense98",

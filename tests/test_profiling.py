@@ -12,10 +12,17 @@ import pytest
 
 from facepoints.analysis.pose import head_pose
 from facepoints.data import read_dataset
-from facepoints.data.profiling import turn_face, turned_points, write_turned, yaw_of
+from facepoints.data.profiling import (
+    outline_jaw,
+    turn_face,
+    turned_points,
+    write_turned,
+    yaw_of,
+)
 from facepoints.data.w300 import read_pts_folders
 from facepoints.errors import ConfigError
 from facepoints.io import load_image
+from facepoints.schemes import IBUG68
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +98,54 @@ def test_the_photo_moves_with_the_points(faces):
     assert np.array_equal(corner, image[: corner.shape[0], :])
 
 
+def _hull_distance(points: np.ndarray, i: int, others: list[int]) -> float:
+    """Signed distance of point `i` from the convex hull of `others` (> 0 inside)."""
+    import cv2
+
+    hull = cv2.convexHull(points[others].astype(np.float32))
+    return float(cv2.pointPolygonTest(hull, tuple(map(float, points[i])), True))
+
+
+def test_far_jaw_moves_onto_the_outline_of_a_face_seen_from_the_side(faces):
+    jaw = list(IBUG68.groups["contour"])
+    moved_any = False
+    for i in range(len(faces)):
+        image = load_image(faces.images[i])
+        size = image.shape[1], image.shape[0]
+        yaw = yaw_of(faces.points[i], size)
+        turn = (70.0 if yaw >= 0 else -70.0) - yaw
+        _, target, depth = turned_points(faces.points[i], turn, size)
+        pts3d, d = target[:68], depth[:68]
+        out = outline_jaw(pts3d, d)
+        far = jaw[:8] if d[jaw[:8]].mean() > d[jaw[9:]].mean() else jaw[9:]
+        rest = [k for k in range(68) if k not in far]
+        np.testing.assert_array_equal(out[rest], pts3d[rest])  # only the far jaw moves
+        for k in far:
+            if _hull_distance(pts3d, k, rest) > 1.0:  # hidden behind the face before
+                moved_any = True
+                assert abs(_hull_distance(out, k, rest)) < 0.5  # on the outline now
+            else:
+                np.testing.assert_array_equal(out[k], pts3d[k])
+        # the turn with outline=True gives the same points
+        _, q = turn_face(image, faces.points[i], turn, size, outline=True)
+        np.testing.assert_allclose(q, out, atol=1e-3)
+    assert moved_any  # at 70 degrees the far jaw is hidden on these faces
+
+
+def test_outlined_copies_turn_further(faces, tmp_path):
+    n = write_turned(
+        faces, tmp_path, per_face=1, yaw_range=(60, 70), seed=2, outline=True, progress=False
+    )
+    made = read_dataset("300w", "train", data_root=tmp_path)
+    assert len(made) == n >= len(faces) // 2
+    for i in range(len(made)):
+        h, w = load_image(made.images[i]).shape[:2]
+        p = made.points[i]
+        assert (p >= -0.1 * w).all() and (p[:, 0] <= 1.1 * w).all() and (p[:, 1] <= 1.1 * h).all()
+    with pytest.raises(ConfigError, match="75"):
+        write_turned(faces, tmp_path, yaw_range=(60, 80), outline=True)
+
+
 def test_turning_needs_68_finite_points(faces):
     bad = faces.points[0].copy()
     bad[3] = np.nan
@@ -146,11 +201,19 @@ def test_cli_leaves_validation_faces_out(w300_root, tmp_path):
     train, val = read_dataset("300w", "train", data_root=w300_root).split(0.1, 0)
     assert stems and stems <= {p.stem for p in train.images[:12]}
     assert not stems & {p.stem for p in val.images}
-    for flag, value in (("--yaw", "40"), ("--yaw", "30,60"), ("--pitch", "10,45")):
+    flags = (
+        ("--yaw", "40"),
+        ("--yaw", "30,60"),
+        ("--pitch", "10,45"),
+        ("--outline --yaw", "60,80"),
+    )
+    for flag, value in flags:
         # not a range; past the turns the markup holds up to
-        bad = subprocess.run([*cmd, "--out", str(out), flag, value], capture_output=True, text=True)
+        bad = subprocess.run(
+            [*cmd, "--out", str(out), *flag.split(), value], capture_output=True, text=True
+        )
         assert bad.returncode != 0
         lines = bad.stderr.strip().splitlines()
-        assert len(lines) == 1 and f"{flag} {value}" in lines[0]
+        assert len(lines) == 1 and f"{flag.split()[-1]} {value}" in lines[0]
     with pytest.raises(ConfigError, match="45"):
         write_turned(read_dataset("300w", "test", data_root=w300_root), out, yaw_range=(30, 60))

@@ -113,6 +113,12 @@ def register(sub) -> None:
         default="0,0",
         help="the copies' nod range, degrees up or down (default 0,0: none), e.g. 10,25",
     )
+    tu.add_argument(
+        "--outline",
+        action="store_true",
+        help="move the far side's hidden jaw points onto the face's outline, as dense markups "
+        "draw faces seen from the side; lets --yaw go to 75",
+    )
     tu.add_argument("--val-fraction", type=float, default=0.1, help="as training's (default 0.1)")
     tu.add_argument("--seed", type=int, default=0, help="training's split seed and the turns'")
     tu.add_argument("--max-faces", type=int, help="only the first N training faces (a quick look)")
@@ -213,10 +219,10 @@ def _fit_teachers(a: argparse.Namespace) -> int:
 
 def _turn(a: argparse.Namespace) -> int:
     from ..data import read_dataset
-    from ..data.profiling import MAX_PITCH, MAX_YAW, write_turned
+    from ..data.profiling import MAX_PITCH, MAX_YAW, MAX_YAW_OUTLINE, write_turned
     from ..errors import ConfigError
 
-    lo, hi = _degrees_range("--yaw", a.yaw, MAX_YAW, "25,45")
+    lo, hi = _degrees_range("--yaw", a.yaw, MAX_YAW_OUTLINE if a.outline else MAX_YAW, "25,45")
     pitch = _degrees_range("--pitch", a.pitch, MAX_PITCH, "10,25")
     if a.per_face < 1:
         raise ConfigError(f"--per-face must be >= 1, got {a.per_face}")
@@ -232,6 +238,7 @@ def _turn(a: argparse.Namespace) -> int:
         seed=a.seed,
         progress=not a.no_progress,
         pitch_range=pitch,
+        outline=a.outline,
     )
     print(f"{n} turned faces from {len(train)} {a.of} faces in {a.out}")
     return 0

@@ -10,7 +10,9 @@ face turned further aside: the large poses that photos with human dense labels h
 The face's surroundings come along: a ring of points around the face (hair, ears) turns with the
 head, behind it; a frame further out stays still, so the background stretches between the two.
 Far-side jaw points follow the 3D jaw line, which stays close to the face's outline while the
-face is turned less than about 45 degrees (`MAX_YAW`)."""
+face is turned less than about 45 degrees (`MAX_YAW`); with `outline=True` those hidden behind
+the face are moved onto its outline, as dense markups draw faces seen from the side, and faces
+turn up to 75 degrees (`MAX_YAW_OUTLINE`)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,9 @@ from ..schemes import IBUG68
 __all__ = [
     "MAX_PITCH",
     "MAX_YAW",
+    "MAX_YAW_OUTLINE",
     "crop_around",
+    "outline_jaw",
     "turn_face",
     "turned_points",
     "write_turned",
@@ -34,12 +38,15 @@ __all__ = [
 ]
 
 MAX_YAW = 45.0  # degrees: beyond it the far side's jaw points leave the face's outline
+MAX_YAW_OUTLINE = 75.0  # degrees: with the far jaw moved onto the outline (`outline_jaw`)
 MAX_PITCH = 30.0  # degrees: beyond it the chin or the brows fold over the face
 _RING = 1.3  # the head's ring: the face's outline pushed out this much from its centre
 _RING_DEPTH_MM = 40.0  # and this far behind the jaw line
 _FRAME = 2.2  # the still frame: this many face sizes across, centred on the face
 _FOREHEAD = 0.55  # forehead points: the brows moved up by this many eye-to-mouth lengths
 _HEAD_CENTRE_MM = 90.0  # the head turns about an axis this far behind the face's points
+_MAX_OUTSIDE = 0.1  # a copy whose points leave the photo by more than this much of its size is
+# not made (a face near the photo's edge turned out of it)
 
 
 def yaw_of(points: np.ndarray, image_size: tuple[int, int] | None = None) -> float:
@@ -120,13 +127,15 @@ def turn_face(
     degrees: float,
     image_size: tuple[int, int] | None = None,
     pitch: float = 0.0,
+    outline: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(image, points (68, 2) float32): the face turned by `degrees` about its vertical axis
     (> 0: the nose to the image's left), then by `pitch` about its left-right axis (> 0: up),
     the photo warped piecewise to follow, nearer triangles drawn over farther ones. Pixels
     outside the still frame are left as they are.
     `image_size`: the camera's (width, height) when `image` is a crop of a larger photo (None:
-    the image's own)."""
+    the image's own). `outline`: far-side jaw points hidden behind the face are moved onto its
+    outline (`outline_jaw`), as dense markups draw a face seen from the side."""
 
     img = np.ascontiguousarray(image)
     h, w = img.shape[:2]
@@ -136,7 +145,52 @@ def turn_face(
     out = img.copy()
     for i in order:
         _warp_triangle(img, out, source[tri[i]], target[tri[i]])
-    return out, target[: IBUG68.num_points].astype(np.float32)
+    points2 = target[: IBUG68.num_points]
+    if outline:
+        points2 = outline_jaw(points2, depth[: IBUG68.num_points])
+    return out, points2.astype(np.float32)
+
+
+def outline_jaw(points: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    """The 68 points with the far side's jaw points that fall inside the rest of the face moved
+    outwards, across the face, onto its outline (the convex hull of the other points: the far
+    brow's end, eye corner, nose, mouth and chin), as 300-W's and WFLW's markups draw a face
+    seen from the side; the near side and jaw points already on the outline stay. `depth`
+    (68,): the points' depths (larger = farther), which tell the far side."""
+    import cv2
+
+    pts = np.asarray(points, np.float64).reshape(-1, 2).copy()
+    jaw = list(IBUG68.groups["contour"])
+    mid = len(jaw) // 2
+    halves = jaw[:mid], jaw[mid + 1 :]
+    far = max(halves, key=lambda h: float(np.mean(np.asarray(depth)[list(h)])))
+    near = halves[1] if far is halves[0] else halves[0]
+    rest = [i for i in range(len(pts)) if i not in far]
+    hull = cv2.convexHull(pts[rest].astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    # across the face, towards the far side: from the near jaw's middle to the far jaw's
+    across = pts[list(far)].mean(0) - pts[list(near)].mean(0)
+    across /= max(np.linalg.norm(across), 1e-9)
+    for i in far:
+        if cv2.pointPolygonTest(hull.astype(np.float32), tuple(map(float, pts[i])), False) <= 0:
+            continue  # on or outside the outline: seen
+        pts[i] = _ray_exit(pts[i], across, hull)
+    return pts
+
+
+def _ray_exit(p: np.ndarray, d: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Where the ray from `p` (inside the convex `polygon`) along `d` leaves it."""
+    best = math.inf
+    for a, b in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        e = b - a
+        den = d[0] * e[1] - d[1] * e[0]
+        if abs(den) < 1e-12:
+            continue
+        w = a - p
+        t = (w[0] * e[1] - w[1] * e[0]) / den
+        u = (w[0] * d[1] - w[1] * d[0]) / den
+        if t >= 0 and -1e-9 <= u <= 1 + 1e-9:
+            best = min(best, t)
+    return p + d * best if math.isfinite(best) else p
 
 
 def _warp_triangle(src: np.ndarray, out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
@@ -199,6 +253,7 @@ def write_turned(
     seed: int = 0,
     progress: bool = True,
     pitch_range: tuple[float, float] = (0.0, 0.0),
+    outline: bool = False,
 ) -> int:
     """Write `per_face` turned copies of each face of `records` (68 points) under `out`, as a
     300-W folder (`<source>/<name>_turnJ.jpg` beside its `.pts`), readable by the `300w`
@@ -207,12 +262,15 @@ def write_turned(
     within 5 degrees of frontal); copies that would turn less than `min_turn` are not made.
     `pitch_range`: each copy also nods up or down (either, by chance) by this many degrees,
     drawn the same way; a copy that nods at least `min_turn` is made however little it turns.
+    `outline`: the far side's hidden jaw points are moved onto the face's outline
+    (`outline_jaw`), which lets the yaw go to `MAX_YAW_OUTLINE` instead of `MAX_YAW`.
     Files are written whole (a temporary name, then renamed). Returns the faces written."""
     from ..io import load_image
     from .w300 import PTS_ORIGIN, SPLITS
 
-    if not 0 <= yaw_range[0] <= yaw_range[1] <= MAX_YAW:
-        raise ConfigError(f"yaw range {yaw_range}: want 0 <= low <= high <= {MAX_YAW:g} degrees")
+    most = MAX_YAW_OUTLINE if outline else MAX_YAW
+    if not 0 <= yaw_range[0] <= yaw_range[1] <= most:
+        raise ConfigError(f"yaw range {yaw_range}: want 0 <= low <= high <= {most:g} degrees")
     if not 0 <= pitch_range[0] <= pitch_range[1] <= MAX_PITCH:
         raise ConfigError(
             f"pitch range {pitch_range}: want 0 <= low <= high <= {MAX_PITCH:g} degrees"
@@ -254,11 +312,20 @@ def write_turned(
                 if abs(nod) < min_turn:
                     continue  # already turned this far
                 turn = 0.0  # the nod alone
-            turned, q = turn_face(image, pts, turn, (w, h), pitch=nod)
+            turned, q = turn_face(image, pts, turn, (w, h), pitch=nod, outline=outline)
             crop, q = crop_around(turned, q)
+            if not _inside(q, crop.shape, _MAX_OUTSIDE):
+                continue  # turned out of the photo's frame
             _write_face(crop, q + PTS_ORIGIN, name)
             written += 1
     return written
+
+
+def _inside(points: np.ndarray, shape: tuple[int, ...], margin: float) -> bool:
+    """Whether all `points` lie within the image of `shape`, give or take `margin` of its size."""
+    h, w = shape[:2]
+    lo = -margin * np.array([w, h])
+    return bool(((points >= lo) & (points <= np.array([w, h]) - lo)).all())
 
 
 def _source_folder(records, i: int) -> str:

@@ -494,8 +494,9 @@ class FaceLandmarker:
         `angles`, degrees), straight to the input size, into a reused buffer; points mapped back
         to the image in one batched product."""
         k, size, n = self.model_scheme.num_points, self.input_size, len(boxes)
-        if not n:
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        if not n:  # no face: no points, in the scheme users get
+            out = self.scheme.num_points
+            return np.zeros((0, out, 2), np.float32), np.zeros((0, out), np.float32)
         mats, inv = crop_matrices(boxes, size, self.margin, angles, inverse=True)
         one = self._single_run() if n == 1 and not self.mirror else None
         if one is not None:  # the commonest call: one face, through the bound run
