@@ -3,6 +3,11 @@
 around the face.
 
     .venv/bin/python benchmarks/turned_faces.py        # writes docs/turned_faces.jpg
+    .venv/bin/python benchmarks/turned_faces.py --outline --out docs/profile_faces.jpg
+
+`--outline`: each face (left) turned further away, to a yaw of 55 and 70 degrees on its own side,
+as `facepoints data turn --yaw 45,75 --outline` turns its copies (the far side's hidden jaw
+points moved onto the face's outline).
 """
 
 from __future__ import annotations
@@ -21,8 +26,6 @@ from facepoints.data.profiling import crop_around, turn_face, yaw_of  # noqa: E4
 from facepoints.draw import draw_landmarks, make_grid  # noqa: E402
 from facepoints.io import load_image, save_image  # noqa: E402
 
-TURNS = (-30.0, 0.0, 30.0)
-
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -30,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", type=int, default=4)
     p.add_argument("--seed", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "docs" / "turned_faces.jpg"))
+    p.add_argument(
+        "--outline", action="store_true", help="to 55 and 70 degrees, far jaw on the outline"
+    )
     a = p.parse_args(argv)
 
     train = read_dataset("300w", "train", data_root=a.data_root).split(0.1, 0)[0]
@@ -38,11 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     for i in rng.choice(len(train), a.faces, replace=False):
         image, pts = load_image(train.images[i]), train.points[i]
         size = image.shape[1], image.shape[0]
-        for turn in TURNS:
-            img, q = turn_face(image, pts, turn) if turn else (image, pts)
+        yaw = yaw_of(pts, size)
+        side = 1.0 if yaw >= 0 else -1.0
+        turns = (0.0, side * 55 - yaw, side * 70 - yaw) if a.outline else (-30.0, 0.0, 30.0)
+        for turn in turns:
+            img, q = turn_face(image, pts, turn, outline=a.outline) if turn else (image, pts)
             tiles.append(crop_around(draw_landmarks(img, q, scheme="ibug68"), q, 1.6)[0])
-            captions.append(f"yaw {yaw_of(q, size):+.0f}" + ("" if turn else " (labelled)"))
-    grid = make_grid(tiles, cols=len(TURNS) * 2, captions=captions, cell=200)
+            # with the far jaw on the outline, the 3D fit reads less yaw than the turn gave
+            shown = yaw + turn if a.outline else yaw_of(q, size)
+            captions.append(f"yaw {shown:+.0f}" + ("" if turn else " (labelled)"))
+    grid = make_grid(tiles, cols=6, captions=captions, cell=200)
     save_image(a.out, grid)
     print(f"wrote {a.out}")
     return 0
