@@ -553,6 +553,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if model_scheme.num_points == 98:
         rows.append(("WFLW sample, all", "98", compare(wflw.points, pred, model_scheme, img)))
+        rows.append(
+            (
+                "WFLW sample, held-out half",
+                "98",
+                compare(wflw.points[held], pred[held], model_scheme, img[held]),
+            )
+        )
     lines = [
         f"Openness from `{a.model}` against the same measure on human labels "
         f"(`python benchmarks/analysis_openness.py --model {a.model}`); eyes: each eye one "
