@@ -103,6 +103,7 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-deep",
         "dense98-stage4",
         "dense98-stage5",
+        "dense98-stage6",
         "dense98",
     )
     for stage in stages:
@@ -118,12 +119,19 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-deep": "runs/dense98-stage2",
         "dense98-stage4": "runs/dense98-deep",
         "dense98-stage5": "runs/dense98-stage4",
-        "dense98": "runs/dense98-stage5/last.pt",
+        "dense98-stage6": "runs/dense98-stage5/last.pt",
+        "dense98": "runs/dense98-stage6/last.pt",
     }
-    # the made folders the last two stages draw from are made by commands the card states
-    mix = json.loads((ROOT / "recipes" / "dense98.json").read_text())["mix"]
-    assert mix == json.loads((ROOT / "recipes" / "dense98-stage5.json").read_text())["mix"]
+    # the made folders the last three stages draw from are made by commands the card states
+    mixes = {
+        stage: json.loads((ROOT / "recipes" / f"{stage}.json").read_text())["mix"]
+        for stage in ("dense98-stage5", "dense98-stage6", "dense98")
+    }
+    assert mixes["dense98-stage6"] == mixes["dense98-stage5"]
+    mix = mixes["dense98"]  # stage 6's sets, and the copies turned further
+    assert set(mix) == set(mixes["dense98-stage6"]) | {"300w-profile"}
     made = {p["data_root"] for p in mix.values() if p["data_root"].startswith("runs/")}
-    assert made == {"runs/300w-turned", "runs/300w-pitched"}
+    assert made == {"runs/300w-turned", "runs/300w-pitched", "runs/300w-profile"}
     for folder in made:
         assert f"facepoints data turn --data-root ../shared/data/300w --out {folder}" in text
+    assert "--out runs/300w-profile --yaw 45,75 --outline" in text
