@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     err = nme_per_face(project(pts, lm.scheme, recs.scheme), recs.points, recs.scheme)
     print(
         f"{lm!r} (mirror={lm.mirror}) on {a.dataset} {a.split}, {len(recs)} given boxes: "
-        f"NME {err.mean():.2%}, FR@10% {np.mean(err > 0.10):.2%}, "
+        f"NME {err.mean():.3%}, FR@10% {np.mean(err > 0.10):.2%}, "
         f"{1000 * seconds / len(recs):.1f} ms a face"
     )
     return 0
