@@ -160,20 +160,19 @@ def outline_jaw(points: np.ndarray, depth: np.ndarray) -> np.ndarray:
     import cv2
 
     pts = np.asarray(points, np.float64).reshape(-1, 2).copy()
+    depth = np.asarray(depth, np.float64)
     jaw = list(IBUG68.groups["contour"])
     mid = len(jaw) // 2
-    halves = jaw[:mid], jaw[mid + 1 :]
-    far = max(halves, key=lambda h: float(np.mean(np.asarray(depth)[list(h)])))
-    near = halves[1] if far is halves[0] else halves[0]
+    near, far = sorted((jaw[:mid], jaw[mid + 1 :]), key=lambda half: float(depth[half].mean()))
     rest = [i for i in range(len(pts)) if i not in far]
-    hull = cv2.convexHull(pts[rest].astype(np.float32)).reshape(-1, 2).astype(np.float64)
+    hull = cv2.convexHull(pts[rest].astype(np.float32))
     # across the face, towards the far side: from the near jaw's middle to the far jaw's
-    across = pts[list(far)].mean(0) - pts[list(near)].mean(0)
+    across = pts[far].mean(0) - pts[near].mean(0)
     across /= max(np.linalg.norm(across), 1e-9)
     for i in far:
-        if cv2.pointPolygonTest(hull.astype(np.float32), tuple(map(float, pts[i])), False) <= 0:
+        if cv2.pointPolygonTest(hull, tuple(map(float, pts[i])), False) <= 0:
             continue  # on or outside the outline: seen
-        pts[i] = _ray_exit(pts[i], across, hull)
+        pts[i] = _ray_exit(pts[i], across, hull.reshape(-1, 2).astype(np.float64))
     return pts
 
 
