@@ -215,6 +215,7 @@ def small_copies(set_name: str, model: str, recs, seed: int = 0) -> dict:
 
     from facepoints import FaceLandmarker
     from facepoints.analysis.eye_net import eye_contexts, eye_corners, eye_scalars
+    from facepoints.data.transforms import jpeg_roundtrip
     from facepoints.io import load_image
 
     path = CACHE / f"eyes_small.{set_name}.{model_tag(model)}.{seed}.npz"
@@ -234,9 +235,7 @@ def small_copies(set_name: str, model: str, recs, seed: int = 0) -> dict:
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         if rng.random() < 0.5:
             small = cv2.GaussianBlur(small, (0, 0), float(rng.uniform(0.3, 1.0)))
-        quality = int(rng.integers(40, 90))
-        _, buf = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        small = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        small = jpeg_roundtrip(small, int(rng.integers(40, 90)))
         k = np.array([small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]] * 2)
         p = lm.landmarks(small, (np.asarray(box) * k)[None])[0]
         ctx.append(eye_contexts(small, p, lm.scheme))

@@ -30,6 +30,7 @@ __all__ = [
     "MotionBlur",
     "LowResolution",
     "JpegArtefacts",
+    "jpeg_roundtrip",
     "build_augmentation",
     "build_photometric",
     "AUGMENTATIONS",
@@ -253,12 +254,16 @@ class JpegArtefacts:
         if rng.random() >= self.p:
             return s
         q = int(rng.integers(self.min_quality, self.max_quality + 1))
-        ok, buf = cv2.imencode(".jpg", s.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
-        if not ok:
-            return s
-        return replace(
-            s, image=np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-        )
+        return replace(s, image=jpeg_roundtrip(s.image, q))
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """An RGB uint8 image encoded as JPEG at `quality` and decoded again (its artefacts); the
+    image as it was where it cannot be encoded."""
+    ok, buf = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        return image
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 @dataclass
