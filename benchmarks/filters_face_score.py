@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             j = _best(boxes, box, min_iou)
             row = _row(split, kind, faces[j] if j is not None else None)
             row["side"] = float(min(box[2] - box[0], box[3] - box[1]))
+            row["photo"], row["box"] = photo, [round(float(v), 1) for v in box]
             if j is None and low is not None:
                 row["lost"] = (
                     "boxed differently"

@@ -71,6 +71,36 @@ def test_no_face_in_blank_tiny_and_grey_images(name):
     assert det.detect(np.zeros((50, 60), np.uint8)) == []
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_large_photo_gives_its_face_not_its_parts(name):
+    # a photo the size of a camera's (3072 px): the face is many times the network's largest
+    # anchor at the scale that finds 20 px faces; searched there alone, parts of it and folds of
+    # the suit came out as dozens of "faces" (27 to 42 here)
+    import cv2
+
+    from facepoints.inference.detectors.fit import iou
+
+    small = load_image(Path(__file__).resolve().parents[1] / "facepoints/inference/astronaut.jpg")
+    det = create_detector(name, min_size=20)
+    face = det.detect(small)[0]
+    large = cv2.resize(small, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC)
+    found = det.detect(large)
+    assert iou(found[0].box / 6, face.box)[0, 0] > 0.7  # the face, best first
+    assert len(found) <= 10
+
+
+def test_an_enlarged_crowd_photo_gives_about_the_same_faces():
+    import cv2
+
+    image = load_image(next((SHARED / "wflw_sample" / "WFLW_images").glob(f"*/{Path(CROWD).name}")))
+    det = create_detector("retinaface", min_size=20)
+    before = det.detect(image)
+    after = det.detect(cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC))
+    sure = np.array([d.box for d in before if d.score > 0.9]) * 4
+    assert (match_faces(np.array([d.box for d in after]), sure) >= 0).mean() > 0.9
+    assert len(after) < 2.5 * len(before)  # was 4 times as many
+
+
 def test_crowd_photo_through_the_api_returns_every_labelled_face():
     from facepoints.data import read_dataset
     from facepoints.inference.boxes import box_from_points

@@ -33,13 +33,14 @@ RUN = dict(
     val_fraction=0.12,
     batch_size=16,
     epochs=2,
-    lr=2e-3,
+    optimizer="sgd",  # Adam's first steps divide by the gradients' own size: the last bits of
+    lr=5e-3,  # two processes' sums in another order grow to percents in the weights
     warmup_epochs=0.5,
     threads=1,
     workers=0,
     checkpoint_minutes=None,
 )
-NME_TOLERANCE = 0.02  # relative: two processes sum gradients in another order than one
+NME_TOLERANCE = 1e-4  # relative: two processes sum gradients in another order than one
 
 
 def _flags(**kw) -> list[str]:
@@ -106,7 +107,7 @@ def test_two_processes_match_one(two, cuhk_root, tmp_path):
     assert sorted(a) == sorted(b)  # the same checkpoint, whatever the processes
     assert json.loads(open(two["config"]).read())["batch_size"] == 16  # the global batch
 
-    # the first epoch's numbers agree to rounding; the final NME within NME_TOLERANCE
+    # the numbers agree to rounding (SGD: no step divides by the gradients' own size)
     ra, rb = _rows(one["log"]), _rows(two["log"])
     assert len(ra) == len(rb) == 2
     assert float(rb[0]["train_loss"]) == pytest.approx(float(ra[0]["train_loss"]), rel=1e-4)

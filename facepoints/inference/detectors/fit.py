@@ -18,6 +18,7 @@ import numpy as np
 from ...data import FaceRecords
 from ...io import load_image
 from .base import BoxMap, FaceDetector
+from .priors import box_iou as iou
 
 __all__ = [
     "ImageRun",
@@ -43,18 +44,6 @@ class ImageRun:
     scores: np.ndarray
     seconds: float
     shape: tuple[int, int] = (0, 0)
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of boxes a (N, 4) with boxes b (M, 4): (N, M)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def match_faces(det: np.ndarray, gt: np.ndarray, min_iou: float = 0.3) -> np.ndarray:

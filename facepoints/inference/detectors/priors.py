@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["anchor_boxes", "decode_boxes", "decode_points", "nms"]
+__all__ = ["anchor_boxes", "box_iou", "decode_boxes", "decode_points", "nms"]
 
 VARIANCES = (0.1, 0.2)
 
@@ -51,6 +51,18 @@ def decode_points(offsets: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     off = np.asarray(offsets, dtype=np.float32)
     off = off.reshape(off.shape[0], off.shape[1] // 2, 2)
     return anchors[:, None, :2] + off * VARIANCES[0] * anchors[:, None, 2:]
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes a (N, 4) with boxes b (M, 4): (N, M)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.4) -> np.ndarray:

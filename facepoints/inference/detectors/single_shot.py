@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import CheckpointError, ConfigError
 from .base import MAX_WORK_SIDE, FaceDetector, torch_threads
-from .priors import anchor_boxes, decode_boxes, decode_points, nms
+from .priors import anchor_boxes, box_iou, decode_boxes, decode_points, nms
 
 __all__ = ["SingleShotDetector", "WEIGHTS_FILE", "BACKENDS"]
 
@@ -24,7 +25,15 @@ WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "weights" / "face-detector-
 BACKENDS = ("auto", "torch", "onnx")
 MEAN_BGR = (104.0, 117.0, 123.0)  # the networks read BGR pixels minus these, not rescaled
 PRE_NMS_TOP_K = 5000
-LARGE_FACE = 160  # px at the working scale: the coarse pass adds faces at least this large
+# The working image (where a face of `min_size` px fills the network's window) is searched at
+# several scales, PYRAMID_RATIO apart, down to `coarse_side` px: each level keeps the faces whose
+# side is HANDOFF px or more at its scale and leaves those of HANDOFF px or more at the next
+# coarser level to it. The network sees faces up to its largest anchor (256 px) at the scale
+# WIDER FACE taught it; a face many times larger than that, as in a large photo from a camera,
+# gave dozens of false "faces" (parts of it, folds of cloth) at the working scale alone.
+PYRAMID_RATIO = 3.0
+HANDOFF = 50.0  # px, raw box side: 2.5 times the window (20 px), well inside the anchors
+CONFIRM_IOU = 0.3  # a finer level's large face and a coarser level's box this close are one face
 _EXPORT_VERSION = 1  # bump when export_onnx writes something different
 
 
@@ -44,9 +53,10 @@ class SingleShotDetector(FaceDetector):
         which the lower-scored of two boxes is dropped. backend: "onnx" (ONNX Runtime), "torch",
         or "auto" (the default): ONNX Runtime where it is installed (on 1024 px crowd photos it
         finds the same faces as PyTorch in about half the time), else PyTorch.
-    Photos whose working size is over twice `coarse_side` (320) px long also get a pass at that
-    long side, for faces larger than the network's largest anchor (256 px); it adds only faces
-    of at least LARGE_FACE (160) px.
+    Working images over twice `coarse_side` (320) px long are searched as a pyramid, each level
+    PYRAMID_RATIO (3) times smaller down to `coarse_side`, each keeping its own band of face
+    sizes (HANDOFF), so that a face is found at a scale where it fits the network's anchors
+    (a 24-megapixel photo of one face gives that face, not dozens of its parts).
     threads: CPU threads while detecting (torch: set around each call and restored; onnx: the
         session's, set once)."""
 
@@ -54,7 +64,7 @@ class SingleShotDetector(FaceDetector):
     min_sizes: tuple[tuple[int, ...], ...] = ()
     window = 20  # raw box side (px) found reliably at the network input (benchmark --tune)
     default_threshold = 0.5
-    coarse_side = 320  # photos over twice this long side get a second pass at this long side
+    coarse_side = 320  # px: the pyramid's smallest level (working images over twice this long)
 
     def __init__(
         self,
@@ -170,27 +180,59 @@ class SingleShotDetector(FaceDetector):
         return min(scale, MAX_WORK_SIDE / max(hw))
 
     def _detect_raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        boxes, scores, points = self._candidates(rgb)
-        h, w = rgb.shape[:2]
-        if self.coarse_side and max(h, w) > 2 * self.coarse_side:
-            # faces much larger than the largest anchor (256 px) are out of the network's
-            # reach at this scale: a second pass on a small copy finds them (about 10% more work)
+        levels = self._levels(rgb.shape[:2])
+        found = [self._level(rgb, g) for g in levels]
+        boxes, scores, points, home = [], [], [], []
+        for i, (b, s, p) in enumerate(found):
+            side = _sides(b)
+            keep = np.ones(len(b), dtype=bool)
+            if i > 0:  # smaller faces are the finer levels' to find
+                keep &= side * levels[i] >= HANDOFF
+            large = np.zeros(len(b), dtype=bool)
+            if i + 1 < len(levels):
+                # a face of HANDOFF px or more at the next coarser level is that level's: kept
+                # here only where that level found it too, and there its box goes first
+                large = keep & (side * levels[i + 1] >= HANDOFF)
+                coarser = found[i + 1][0]
+                if large.any():
+                    seen = box_iou(b[large], coarser).max(axis=1) if len(coarser) else 0.0
+                    keep[large] = seen >= CONFIRM_IOU
+            boxes.append(b[keep])
+            scores.append(s[keep])
+            points.append(p[keep])
+            home.append(~large[keep])
+        b = np.concatenate(boxes).astype(np.float32)
+        s = np.concatenate(scores)
+        p = np.concatenate(points).astype(np.float32)
+        # faces at their own level first (scores are probabilities: + 1 ranks them above)
+        kept = nms(b, s + np.concatenate(home), self.nms_iou)
+        return b[kept], s[kept], p[kept]
+
+    def _level(self, rgb: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One pyramid level: the candidates on the image scaled by `g`, after NMS, in the
+        working image's pixels."""
+        if g == 1.0:
+            b, s, p = self._candidates(rgb)
+        else:
             import cv2
 
-            f = self.coarse_side / max(h, w)
-            size = (max(1, round(w * f)), max(1, round(h * f)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            b2, s2, p2 = self._candidates(small)
+            h, w = rgb.shape[:2]
+            size = (max(1, round(w * g)), max(1, round(h * g)))
+            b, s, p = self._candidates(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
             fx, fy = size[0] / w, size[1] / h
-            b2, p2 = b2 / [fx, fy, fx, fy], p2 / [fx, fy]
-            # only the large faces: small ones on the small copy are the main pass's to find
-            # (there they are sharper; here they are a few pixels and hands pass for faces)
-            large = np.minimum(b2[:, 2] - b2[:, 0], b2[:, 3] - b2[:, 1]) >= LARGE_FACE
-            boxes = np.concatenate([boxes, b2[large]]).astype(np.float32)
-            points = np.concatenate([points, p2[large]]).astype(np.float32)
-            scores = np.concatenate([scores, s2[large]])
-        kept = nms(boxes, scores, self.nms_iou)
-        return boxes[kept], scores[kept], points[kept]
+            b, p = b / [fx, fy, fx, fy], p / [fx, fy]
+        kept = nms(b, s, self.nms_iou)
+        return b[kept].astype(np.float32), s[kept], p[kept].astype(np.float32)
+
+    def _levels(self, hw: tuple[int, int]) -> list[float]:
+        """The pyramid's scales relative to the working image, finest (1.0) first, down to
+        `coarse_side` px on the longer side in equal steps of at most about PYRAMID_RATIO; a
+        working image at most twice `coarse_side` long gets only its own."""
+        span = float(max(hw)) / self.coarse_side
+        if span <= 2.0:
+            return [1.0]
+        steps = max(1, math.ceil(math.log(span, PYRAMID_RATIO) - 0.1))
+        return [span ** (-k / steps) for k in range(steps + 1)]
 
     def _candidates(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One network pass: decoded boxes, scores and points above the threshold (no NMS)."""
@@ -293,3 +335,8 @@ def _weights_hash() -> str:
     h = hashlib.sha1(f"{_EXPORT_VERSION} {torch.__version__}".encode())
     h.update(WEIGHTS_FILE.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _sides(boxes: np.ndarray) -> np.ndarray:
+    """(N,) the shorter side of boxes (N, 4) x1 y1 x2 y2."""
+    return np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
