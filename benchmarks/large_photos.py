@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 PHOTOS = {
-    "crowd": SHARED / "wflw_sample/WFLW_images/2--Demonstration/2_Demonstration_Protesters_2_46.jpg",
+    "crowd": SHARED
+    / "wflw_sample/WFLW_images/2--Demonstration/2_Demonstration_Protesters_2_46.jpg",
     "demo": ROOT / "facepoints/inference/astronaut.jpg",
 }
 
@@ -57,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
             sure = np.array([d.box for d in base if d.score > 0.9]).reshape(-1, 4)
             cells = []
             for f in a.factors:
-                big = rgb if f == 1 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+                big = (
+                    rgb
+                    if f == 1
+                    else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+                )
                 t = time.perf_counter()
                 found = det.detect(big)
                 ms = 1000 * (time.perf_counter() - t)
