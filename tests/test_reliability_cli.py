@@ -205,6 +205,24 @@ def test_skipped_gif_and_image_named_folders_are_reported(tmp_path, capsys, phot
     assert line.startswith("facepoints: warning:") and "b.gif" in line and "c.jpg" in line
 
 
+def test_a_folder_gives_its_videos_to_commands_that_read_videos(tmp_path, capsys, photos):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(photos[0], src / "a.jpg")
+    _avi(src / "sub" / "clip.avi", photos[1], 6)
+    out = tmp_path / "o"
+    code, stdout, err = run(capsys, "predict", src, "--recursive", "--out", out, "--no-progress")
+    assert code == 0, err
+    assert "1 image" in stdout and "1 video (6 frames" in stdout
+    assert (out / "a.jpg").is_file() and (out / "sub" / "clip.mp4").is_file()
+    assert len((out / "sub" / "clip.jsonl").read_text().splitlines()) == 6
+    # align makes chips of photos only: the video is named as skipped, not dropped in silence
+    code, _, err = run(capsys, "align", src, "--recursive", "--out", tmp_path / "c")
+    assert code == 0
+    line = one_line(err)
+    assert line.startswith("facepoints: warning:") and "clip.avi" in line
+
+
 # --- boxes files -----------------------------------------------------------------------------------
 
 

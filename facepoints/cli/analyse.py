@@ -45,7 +45,7 @@ def _analyse(a: argparse.Namespace) -> int:
         raise ConfigError("nothing to do: give images, folders or videos, or --demo")
     out = Path(a.out)
     records_file = Path(a.json_path) if a.json_path else out / "analysis.jsonl"
-    inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
+    inputs = collect_inputs(a.sources, a.recursive, out, a.demo, videos=True)
     check_outputs(inputs, out, [records_file])
     lm = landmarker_from_args(a)
     failed = 0

@@ -104,7 +104,7 @@ def _filter(a: argparse.Namespace) -> int:
     from ..inference.sources import check_outputs, collect_inputs
 
     out = Path(a.out)
-    inputs = collect_inputs(a.sources, a.recursive, out, a.demo)
+    inputs = collect_inputs(a.sources, a.recursive, out, a.demo, videos=True)
     check_outputs(inputs, out)  # a writable folder, and no output over an input (exit 2)
     # a dense model by default: the artwork follows the face
     lm = landmarker_from_args(a, model=a.model or FILTER_MODEL)

@@ -86,7 +86,7 @@ def plan_inputs(
 ) -> tuple[list[Input], Path]:
     """The inputs in order and the results file, checked before any model loads: the output
     folder must be writable and no output may be an input (ConfigError, a usage error)."""
-    inputs = collect_inputs(sources, recursive, out, demo)
+    inputs = collect_inputs(sources, recursive, out, demo, videos=True)
     images = [i for i in inputs if i.kind != "video"]
     single = (
         len(inputs) == 1 and len(images) == 1 and camera is None

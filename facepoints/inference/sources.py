@@ -39,9 +39,12 @@ class Input:
     kind: str  # "image", "video", "demo", "empty" (a folder without images) or "missing"
 
 
-def collect_inputs(sources: list[str], recursive: bool, out: Path, demo: bool) -> list[Input]:
-    """Every input in command-line order; folders expand to their images, sorted. Outputs keep
-    a folder's layout below `out`; equal names get _2, _3, ... so none overwrites another."""
+def collect_inputs(
+    sources: list[str], recursive: bool, out: Path, demo: bool, videos: bool = False
+) -> list[Input]:
+    """Every input in command-line order; folders expand to their images (and, for a caller
+    that reads `videos`, their videos), sorted. Outputs keep a folder's layout below `out`;
+    equal names get _2, _3, ... so none overwrites another."""
     items: list[Input] = []
     out_abs = out.resolve()
     if demo:
@@ -51,15 +54,18 @@ def collect_inputs(sources: list[str], recursive: bool, out: Path, demo: bool) -
         if p.is_dir():
             pattern = "**/*" if recursive else "*"
             found = sorted(p.glob(pattern))
+            media = IMAGE_SUFFIXES + (VIDEO_SUFFIXES if videos else ())
             files = [
                 f
                 for f in found
                 if f.is_file()
-                and f.suffix.lower() in IMAGE_SUFFIXES
+                and f.suffix.lower() in media
                 and out_abs not in f.resolve().parents  # never our own earlier outputs
             ]
-            _warn_skipped(p, found, recursive)
-            items += [Input(f, printable(f), f.relative_to(p), "image") for f in files]
+            _warn_skipped(p, found, recursive, videos)
+            items += [
+                Input(f, printable(f), f.relative_to(p), _kind(f.suffix.lower())) for f in files
+            ]
             if not files:  # reported like a bad file, so a script notices
                 items.append(Input(p, printable(p), Path(p.name), "empty"))
         elif p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
@@ -167,9 +173,14 @@ def _refuse_input(target: Path, sources: dict) -> None:
         )
 
 
-def _warn_skipped(folder: Path, found: list[Path], recursive: bool) -> None:
+def _kind(suffix: str) -> str:
+    return "video" if suffix in VIDEO_SUFFIXES else "image"
+
+
+def _warn_skipped(folder: Path, found: list[Path], recursive: bool, videos: bool) -> None:
     """One warning per folder naming what looks like an image but is not read: files of other
-    image types (.gif, ...) and, without --recursive, subfolders named like images."""
+    image types (.gif, ...), videos where the command reads none, and, without --recursive,
+    subfolders named like images."""
     import warnings
 
     from ..errors import FacepointsWarning
@@ -178,6 +189,7 @@ def _warn_skipped(folder: Path, found: list[Path], recursive: bool) -> None:
         f
         for f in found
         if f.suffix.lower() in _OTHER_IMAGE_SUFFIXES
+        or (not videos and f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
         or (f.is_dir() and f.suffix.lower() in IMAGE_SUFFIXES and not recursive)
     ]
     if other:
@@ -186,6 +198,7 @@ def _warn_skipped(folder: Path, found: list[Path], recursive: bool) -> None:
         warnings.warn(
             f"{printable(folder)}: skipped {len(other)} not read ({shown}{more}); images are "
             f"{' '.join(IMAGE_SUFFIXES)} files"
+            + (f", videos {' '.join(VIDEO_SUFFIXES)}" if videos else "")
             + ("" if recursive else ", --recursive reads subfolders"),
             FacepointsWarning,
             stacklevel=3,
