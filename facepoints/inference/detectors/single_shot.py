@@ -26,11 +26,12 @@ BACKENDS = ("auto", "torch", "onnx")
 MEAN_BGR = (104.0, 117.0, 123.0)  # the networks read BGR pixels minus these, not rescaled
 PRE_NMS_TOP_K = 5000
 # The working image (where a face of `min_size` px fills the network's window) is searched at
-# several scales, PYRAMID_RATIO apart, down to `coarse_side` px: each level keeps the faces whose
-# side is HANDOFF px or more at its scale and leaves those of HANDOFF px or more at the next
-# coarser level to it. The network sees faces up to its largest anchor (256 px) at the scale
-# WIDER FACE taught it; a face many times larger than that, as in a large photo from a camera,
-# gave dozens of false "faces" (parts of it, folds of cloth) at the working scale alone.
+# several scales, PYRAMID_RATIO apart, down to `coarse_side` px. Each level's own faces measure
+# HANDOFF px or more at its scale (any size at the finest) and less at the next coarser level's;
+# a larger face stays only where that coarser level found it too (CONFIRM_IOU), whose box then
+# goes first. The network sees faces up to its largest anchor (256 px) at the scale WIDER FACE
+# taught it; a face many times larger than that, as in a large photo from a camera, gave dozens
+# of false "faces" (parts of it, folds of cloth) at the working scale alone.
 PYRAMID_RATIO = 3.0
 HANDOFF = 50.0  # px, raw box side: 2.5 times the window (20 px), well inside the anchors
 CONFIRM_IOU = 0.3  # a finer level's large face and a coarser level's box this close are one face
