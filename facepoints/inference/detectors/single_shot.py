@@ -32,7 +32,7 @@ PRE_NMS_TOP_K = 5000
 # goes first. The network sees faces up to its largest anchor (256 px) at the scale WIDER FACE
 # taught it; a face many times larger than that, as in a large photo from a camera, gave dozens
 # of false "faces" (parts of it, folds of cloth) at the working scale alone.
-PYRAMID_RATIO = 3.0
+PYRAMID_RATIO = 5.0  # at most: HANDOFF times this stays inside the largest anchor (256 px)
 HANDOFF = 50.0  # px, raw box side: 2.5 times the window (20 px), well inside the anchors
 CONFIRM_IOU = 0.3  # a finer level's large face and a coarser level's box this close are one face
 _EXPORT_VERSION = 1  # bump when export_onnx writes something different
@@ -55,7 +55,7 @@ class SingleShotDetector(FaceDetector):
         or "auto" (the default): ONNX Runtime where it is installed (on 1024 px crowd photos it
         finds the same faces as PyTorch in about half the time), else PyTorch.
     Working images over twice `coarse_side` (320) px long are searched as a pyramid, each level
-    PYRAMID_RATIO (3) times smaller down to `coarse_side`, each keeping its own band of face
+    at most PYRAMID_RATIO (5) times smaller down to `coarse_side`, each keeping its own band of face
     sizes (HANDOFF), so that a face is found at a scale where it fits the network's anchors
     (a 24-megapixel photo of one face gives that face, not dozens of its parts).
     threads: CPU threads while detecting (torch: set around each call and restored; onnx: the
@@ -227,12 +227,12 @@ class SingleShotDetector(FaceDetector):
 
     def _levels(self, hw: tuple[int, int]) -> list[float]:
         """The pyramid's scales relative to the working image, finest (1.0) first, down to
-        `coarse_side` px on the longer side in equal steps of at most about PYRAMID_RATIO; a
-        working image at most twice `coarse_side` long gets only its own."""
+        `coarse_side` px on the longer side in equal steps of at most PYRAMID_RATIO; a working
+        image at most twice `coarse_side` long gets only its own."""
         span = float(max(hw)) / self.coarse_side
         if span <= 2.0:
             return [1.0]
-        steps = max(1, math.ceil(math.log(span, PYRAMID_RATIO) - 0.1))
+        steps = max(1, math.ceil(math.log(span, PYRAMID_RATIO)))
         return [span ** (-k / steps) for k in range(steps + 1)]
 
     def _candidates(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
