@@ -101,6 +101,28 @@ def test_an_enlarged_crowd_photo_gives_about_the_same_faces():
     assert len(after) < 2.5 * len(before)  # was 4 times as many
 
 
+def test_a_large_photo_is_searched_down_to_a_share_of_its_side():
+    import cv2
+
+    from facepoints.errors import ConfigError
+    from facepoints.inference.landmarker import FaceLandmarker
+
+    image = load_image(next((SHARED / "wflw_sample" / "WFLW_images").glob(f"*/{Path(CROWD).name}")))
+    large = cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)  # 4096 px
+    lm = FaceLandmarker(threads=1)  # min_face 20 px and 1% of the longer side: 41 px here
+    every = FaceLandmarker(threads=1, min_face_share=0)
+    sure = np.array([f.box for f in lm.detect(image) if f.score > 0.9]) * 4
+    faces, all_faces = lm.detect(large), every.detect(large)
+    boxes = np.array([f.box for f in faces])
+    side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    assert side.min() >= 0.01 * 4096 - 1  # nothing under the share
+    assert (match_faces(boxes, sure) >= 0).mean() > 0.9  # the photo's sure faces, found again
+    assert len(faces) < len(all_faces)  # the small parts of a large photo are not searched
+    assert lm.detect(image)[0].box.tolist() == every.detect(image)[0].box.tolist()  # 1024 px
+    with pytest.raises(ConfigError):
+        FaceLandmarker(min_face_share=1.5)
+
+
 def test_crowd_photo_through_the_api_returns_every_labelled_face():
     from facepoints.data import read_dataset
     from facepoints.inference.boxes import box_from_points
