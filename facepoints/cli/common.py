@@ -77,6 +77,7 @@ def landmarker_from_args(a: argparse.Namespace, **overrides):
     """The FaceLandmarker that `add_landmarker_options`'s flags describe (`overrides` win)."""
     from ..inference.landmarker import MIN_FACE_SHARE, FaceLandmarker
 
+    share = getattr(a, "min_face_share", None)
     kw = {
         "model": a.model,
         "detector": a.detector,
@@ -85,11 +86,7 @@ def landmarker_from_args(a: argparse.Namespace, **overrides):
         "threads": a.threads,
         "precision": getattr(a, "precision", "float32"),
         "min_face": getattr(a, "min_face", 20),
-        "min_face_share": _or_default(getattr(a, "min_face_share", None), MIN_FACE_SHARE),
+        "min_face_share": MIN_FACE_SHARE if share is None else share,
         "max_faces": getattr(a, "max_faces", None),
     }
     return FaceLandmarker(**{**kw, **overrides})
-
-
-def _or_default(value, default):
-    return default if value is None else value

@@ -157,11 +157,11 @@ class FaceLandmarker:
         first pass's points (`boxes.box_from_points`): True, False, or "auto", where it pays
         (`REFINE_AUTO`: measured per box source on validation faces).
     min_face: detected faces whose box side is below this many pixels are dropped (the detector
-        looks down to that size). min_face_share: and below this share of the photo's longer
-        side (0.01: 40 px in a 4000 px photo from a camera, where 20 px faces would have the
-        detector search a copy four times the size, for four times the time, and find ears
-        and hands of 20 px; photos up to 2000 px are not touched; 0: off). max_faces: keep at most this many detected faces per image,
-        best first (None: all). scheme: the points returned (any the model's projects onto).
+        looks down to that size). min_face_share: and those below this share of the photo's
+        longer side (0.01: 40 px in a 4000 px photo from a camera, where 20 px faces would have
+        the detector search a copy four times the size, for four times the time, and find ears
+        and hands of 20 px; photos up to 2000 px are not touched; 0: off). max_faces: keep at
+        most this many detected faces per image, best first (None: all). scheme: the points returned (any the model's projects onto).
     seed_crops: where the detector gives five points (RetinaFace, MTCNN), cut the first crop from
         them, as the second pass cuts its crop from the first pass's points, instead of from the
         detector's box. upright: turn each crop cut from points so the eyes are level (the roll
@@ -407,10 +407,17 @@ class FaceLandmarker:
 
     # --- points --------------------------------------------------------------------------------
 
-    def _detect_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _detect_boxes(
+        self, rgb: np.ndarray, max_side: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The detector's boxes (N, 4), scores (N,) and five points (N, 5, 2) (None where the
-        detector gives none), best first, min_face and max_faces applied."""
-        f = min(1.0, self.min_face / max(self.min_face_share * max(rgb.shape[:2]), 1e-9))
+        detector gives none), best first, min_face and max_faces applied; in `rgb`'s pixels,
+        found on a copy at most `max_side` px long (None: any) and where `min_face_share` of
+        the photo is `min_face` px."""
+        long_side = max(rgb.shape[:2])
+        f = min(1.0, self.min_face / max(self.min_face_share * long_side, 1e-9))
+        if max_side is not None:
+            f = min(f, max_side / long_side)
         if f < 1.0:  # a large photo: no face under min_face_share of it, so a smaller copy
             import cv2
 

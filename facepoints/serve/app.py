@@ -724,19 +724,13 @@ def _is_large(data: bytes, cfg: ServeConfig) -> bool:
 def _detect(landmarker: Any, rgb: np.ndarray, cfg: ServeConfig) -> list:
     """Faces of `rgb`, found on a copy at most `cfg.max_detect_side` pixels long (the detector's
     work grows with pixels; the landmarks still use the full image)."""
-    h, w = rgb.shape[:2]
     side = cfg.max_detect_side
     detector = getattr(landmarker, "detector", None)
-    if max(h, w) <= side or detector is None or not hasattr(landmarker, "_detect_boxes"):
+    if max(rgb.shape[:2]) <= side or detector is None or not hasattr(landmarker, "_detect_boxes"):
         return landmarker.detect(rgb)
-    import cv2
-
-    scale = side / max(h, w)
-    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), cv2.INTER_AREA)
     from ..inference.landmarker import make_faces
 
-    boxes, scores, seeds = landmarker._detect_boxes(small)
-    boxes, seeds = boxes / scale, None if seeds is None else seeds / scale
+    boxes, scores, seeds = landmarker._detect_boxes(rgb, max_side=side)
     # the full-size photo's faces, as `detect` treats detector boxes (seeded crops, second pass)
     points, conf = landmarker._points([rgb], [boxes], landmarker.refine, [True], [seeds])
     return make_faces(boxes, scores, points[0], conf[0], landmarker.scheme)
