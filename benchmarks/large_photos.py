@@ -2,8 +2,13 @@
 times (bicubic), as a phone's 12- or 24-megapixel photo shows the same scene. The photo's content
 does not change, so a detector that reads scale well reports about the same faces at every size.
 
-    python benchmarks/large_photos.py                       # the table in docs/detectors.md
+    python benchmarks/large_photos.py                       # the tables in docs/detectors.md
     python benchmarks/large_photos.py --detectors retinaface mtcnn --factors 1 4
+
+A second table runs the crowd photo through `FaceLandmarker` (default model and detector,
+detection and landmarks, one thread), with faces under 1% of the photo's longer side left out
+(`min_face_share=0.01`, the default) and with every face down to 20 px searched (0); the time
+is the second of two calls.
 
 Photos: the WFLW sample's crowd photo (2_Demonstration_Protesters_2_46, 1024 x 728, about 30
 faces) and the shipped demo photo (512 x 512, one face). Each detector with its `FaceLandmarker`
@@ -70,7 +75,36 @@ def main(argv: list[str] | None = None) -> int:
                 again = (match_faces(boxes, sure, min_iou=0.5) >= 0).mean() if len(sure) else 1.0
                 cells.append(f"{len(found)} ({100 * again:.0f}%, {ms:.0f} ms)")
             print(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    _through_the_api(a.factors)
     return 0
+
+
+def _through_the_api(factors) -> None:
+    import cv2
+
+    from facepoints.inference.landmarker import FaceLandmarker
+    from facepoints.io import load_image
+
+    rgb = load_image(PHOTOS["crowd"])
+    print()
+    print(
+        "| crowd photo, `FaceLandmarker().detect` | "
+        + " | ".join(f"{f:g}x" for f in factors)
+        + " |"
+    )
+    print("|---|" + "--:|" * len(factors))
+    for share in (0.01, 0.0):
+        lm = FaceLandmarker(threads=1, min_face_share=share)
+        cells = []
+        for f in factors:
+            big = (
+                rgb if f == 1 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
+            )
+            lm.detect(big)
+            t = time.perf_counter()
+            n = len(lm.detect(big))
+            cells.append(f"{n} faces, {time.perf_counter() - t:.2f} s")
+        print(f"| min_face_share={share:g} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
