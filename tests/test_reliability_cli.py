@@ -223,6 +223,17 @@ def test_a_folder_gives_its_videos_to_commands_that_read_videos(tmp_path, capsys
     assert line.startswith("facepoints: warning:") and "clip.avi" in line
 
 
+@pytest.mark.parametrize("command", ["analyse", "align"])
+def test_analyse_and_align_name_a_bad_file_as_predict_does(tmp_path, capsys, photos, command):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    code, _, err = run(capsys, command, photos[0], bad, "--out", tmp_path / "o")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        f"facepoints: error: {bad}: not an image (unknown or damaged format)"
+    ]
+
+
 # --- boxes files -----------------------------------------------------------------------------------
 
 

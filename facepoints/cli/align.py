@@ -67,6 +67,6 @@ def _align(a: argparse.Namespace) -> int:
             print(f"{item.label}: {len(chips)} chip(s)")
         except Exception as e:  # one input's failure never stops the others
             failed += 1
-            print(f"{item.label}: {one_line(e, item.label)}", file=sys.stderr)
+            print(f"facepoints: error: {item.label}: {one_line(e, item.label)}", file=sys.stderr)
     print(f"{written} chip(s) from {len(inputs) - failed} input(s) -> {out}")
     return 1 if failed else 0

@@ -79,7 +79,9 @@ def _analyse(a: argparse.Namespace) -> int:
                 )
             except Exception as e:  # one input's failure never stops the others
                 failed += 1
-                print(f"{item.label}: {one_line(e, item.label)}", file=sys.stderr)
+                print(
+                    f"facepoints: error: {item.label}: {one_line(e, item.label)}", file=sys.stderr
+                )
     print(f"records -> {records_file}")
     return 1 if failed else 0
 
