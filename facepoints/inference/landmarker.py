@@ -418,15 +418,11 @@ class FaceLandmarker:
         f = min(1.0, self.min_face / max(self.min_face_share * long_side, 1e-9))
         if max_side is not None:
             f = min(f, max_side / long_side)
-        if f < 1.0:  # a large photo: no face under min_face_share of it, so a smaller copy
-            import cv2
+        from .detectors.base import resize_by  # the detectors load on first use
 
-            h, w = rgb.shape[:2]
-            size = (max(1, round(w * f)), max(1, round(h * f)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            fx, fy = size[0] / w, size[1] / h
-        else:
-            small, fx, fy = rgb, 1.0, 1.0
+        # a large photo: no face under min_face_share of it (or past max_side), so a smaller copy
+        small = resize_by(rgb, f)
+        fx, fy = small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]
         dets = list(self.detector.detect(small))
         boxes = np.array([np.asarray(d.box, dtype=np.float32) for d in dets], dtype=np.float32)
         boxes = boxes.reshape(-1, 4) / np.array([fx, fy, fx, fy], np.float32)

@@ -137,7 +137,7 @@ class FaceDetector:
         """Faces in an RGB uint8 image (H, W, 3) (grey and RGBA are accepted too), best first."""
         rgb = as_rgb(image)
         scale = self._work_scale(rgb.shape[:2])
-        work = _resize(rgb, scale)
+        work = resize_by(rgb, scale)
         found = self._detect_raw(work)
         fx, fy = work.shape[1] / rgb.shape[1], work.shape[0] / rgb.shape[0]
         raw = np.asarray(found[0], dtype=np.float64).reshape(-1, 4) / [fx, fy, fx, fy]
@@ -242,7 +242,8 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+def resize_by(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """`rgb` scaled by `scale` (area averaging to shrink, linear to enlarge; itself within 0.1%)."""
     if abs(scale - 1.0) < 1e-3:
         return rgb
     import cv2

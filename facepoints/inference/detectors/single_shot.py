@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CheckpointError, ConfigError
-from .base import MAX_WORK_SIDE, FaceDetector, torch_threads
+from .base import MAX_WORK_SIDE, FaceDetector, resize_by, torch_threads
 from .priors import anchor_boxes, box_iou, decode_boxes, decode_points, nms
 
 __all__ = ["SingleShotDetector", "WEIGHTS_FILE", "BACKENDS"]
@@ -212,15 +212,10 @@ class SingleShotDetector(FaceDetector):
     def _level(self, rgb: np.ndarray, g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One pyramid level: the candidates on the image scaled by `g`, after NMS, in the
         working image's pixels."""
-        if g == 1.0:
-            b, s, p = self._candidates(rgb)
-        else:
-            import cv2
-
-            h, w = rgb.shape[:2]
-            size = (max(1, round(w * g)), max(1, round(h * g)))
-            b, s, p = self._candidates(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
-            fx, fy = size[0] / w, size[1] / h
+        small = resize_by(rgb, g)
+        b, s, p = self._candidates(small)
+        if small is not rgb:
+            fx, fy = small.shape[1] / rgb.shape[1], small.shape[0] / rgb.shape[0]
             b, p = b / [fx, fy, fx, fy], p / [fx, fy]
         kept = nms(b, s, self.nms_iou)
         return b[kept].astype(np.float32), s[kept], p[kept].astype(np.float32)
