@@ -35,7 +35,13 @@ def main() -> None:
         help="the run's best epoch by its own validation NME (default), or its last epoch (where "
         "a measure on other validation faces chose it)",
     )
+    ap.add_argument(
+        "--recipe",
+        help="the name the recipe and log are written under (default: the model's); for a stage "
+        "shipped only for the next stage to start from, so the final recipe stays",
+    )
     a = ap.parse_args()
+    recipe_name = a.recipe or a.name
     run = Path(a.run)
     meta = read_metadata(run / "best.safetensors")
     config = json.loads((run / "config.json").read_text())
@@ -47,15 +53,15 @@ def main() -> None:
         with open(run / "log.csv", newline="") as f:
             last = list(csv.DictReader(f))[-1]
         meta.update(epoch=int(last["epoch"]), val_nme=float(last["val_nme"]))
-    meta.update({"name": a.name, "recipe": f"recipes/{a.name}.json"})
+    meta.update({"name": a.name, "recipe": f"recipes/{recipe_name}.json"})
     meta.pop("config", None)
     meta.pop("format", None)
     save_model(model, WEIGHTS_DIR / f"{a.name}.safetensors", meta)
     atomic_write_bytes(
-        ROOT / "recipes" / f"{a.name}.json", (json.dumps(recipe, indent=2) + "\n").encode()
+        ROOT / "recipes" / f"{recipe_name}.json", (json.dumps(recipe, indent=2) + "\n").encode()
     )
     (ROOT / "docs" / "logs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run / "log.csv", ROOT / "docs" / "logs" / f"{a.name}.csv")
+    shutil.copyfile(run / "log.csv", ROOT / "docs" / "logs" / f"{recipe_name}.csv")
     size = (WEIGHTS_DIR / f"{a.name}.safetensors").stat().st_size / 1e6
     print(
         f"shipped {a.name}: {size:.2f} MB, val NME {meta.get('val_nme')}, epoch {meta.get('epoch')}"

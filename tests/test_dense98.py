@@ -104,6 +104,7 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage4",
         "dense98-stage5",
         "dense98-stage6",
+        "dense98-stage7",
         "dense98",
     )
     for stage in stages:
@@ -120,16 +121,18 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage4": "runs/dense98-deep",
         "dense98-stage5": "runs/dense98-stage4",
         "dense98-stage6": "runs/dense98-stage5/last.pt",
-        "dense98": "runs/dense98-stage6/last.pt",
+        "dense98-stage7": "runs/dense98-stage6/last.pt",
+        "dense98": "dense98",  # stage 7 shipped under the name (the card's commands), then tuned
     }
     # the made folders the last three stages draw from are made by commands the card states
     mixes = {
         stage: json.loads((ROOT / "recipes" / f"{stage}.json").read_text())["mix"]
-        for stage in ("dense98-stage5", "dense98-stage6", "dense98")
+        for stage in ("dense98-stage5", "dense98-stage6", "dense98-stage7", "dense98")
     }
     assert mixes["dense98-stage6"] == mixes["dense98-stage5"]
-    mix = mixes["dense98"]  # stage 6's sets, and the copies turned further
+    mix = mixes["dense98-stage7"]  # stage 6's sets, and the copies turned further
     assert set(mix) == set(mixes["dense98-stage6"]) | {"300w-profile"}
+    assert mixes["dense98"] == mix  # the last stage: the same faces, lighter augmentation
     made = {p["data_root"] for p in mix.values() if p["data_root"].startswith("runs/")}
     assert made == {"runs/300w-turned", "runs/300w-pitched", "runs/300w-profile"}
     for folder in made:
