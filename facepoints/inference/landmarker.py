@@ -46,7 +46,7 @@ BACKENDS = ("auto", "onnx", "torch")
 REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
 # mirror=None: the shipped models that average each face with its mirror image by default (the
 # accurate dense model, whose users want its points more than its speed: on 300-W validation
-# faces its NME falls from 4.34% to 4.06% for twice the network's time; benchmarks/mirror_test.py)
+# faces its NME falls from 4.06% to 3.85% for twice the network's time; benchmarks/mirror_test.py)
 MIRROR_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
 # threads=None: the shipped models whose face takes long enough on one thread that more threads
 # pay (ONNX Runtime splits each convolution): dense98's face takes 19.6 ms of wall time on one
