@@ -1,6 +1,8 @@
 """Ship a trained run as a named model: facepoints/weights/NAME.safetensors (the run's best
 weights and metadata, plus the recipe), recipes/NAME.json (the run's config) and
-docs/logs/NAME.csv (its training log, for the time-to-NME figure).
+docs/logs/NAME.csv (its training log, for the time-to-NME figure); `--recipe STAGE` writes
+those two as recipes/STAGE.json and docs/logs/STAGE.csv instead, for a stage shipped under the
+model's name only so that the next stage can start from it.
 
     .venv/bin/python scripts/ship_model.py runs/cuhk5-resnet cuhk5-resnet
 
