@@ -7,7 +7,7 @@ Box sources: the dataset's given boxes; each detector's box matched to the face 
 faces it misses are left out of its row); "tracking": the box a tracker crops, one built from the
 previous pass's points (`box_from_points`), so its second pass is a third.
 
-    python benchmarks/speed_refine.py --models cuhk5-resnet cuhk5-fast cuhk5-tiny dense68
+    python benchmarks/speed_refine.py --models cuhk5-resnet cuhk5-fast dense68
 
 `FaceLandmarker(refine="auto")` takes its choices from this table (REFINE_AUTO)."""
 
