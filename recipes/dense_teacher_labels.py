@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="runs/dense98-teacher")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-refine", action="store_true", help="one pass on CUHK's boxes")
+    ap.add_argument("--max-faces", type=int, help="only the first N faces (a quick look)")
     a = ap.parse_args(argv)
 
     import numpy as np
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         a.teacher, backend="onnx", threads=a.threads, scheme="wflw98", refine=not a.no_refine
     )
     flags = " ".join("0" for _ in ATTRIBUTES)
-    faces = list(list_lines(src / SPLIT_FILES["train"]))
+    faces = list(list_lines(src / SPLIT_FILES["train"]))[: a.max_faces]
     with partial.open("a") as f:
         for i, (_, line) in enumerate(faces):
             if i < len(done):
