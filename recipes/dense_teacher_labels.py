@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from facepoints import FaceLandmarker
     from facepoints.data.cuhk import SPLIT_FILES
     from facepoints.data.lines import list_lines
-    from facepoints.data.wflw import ATTRIBUTES, RECT_ATTR_FILE
+    from facepoints.data.wflw import ATTRIBUTES, IMAGES_DIR, RECT_ATTR_FILE
     from facepoints.inference.boxes import box_from_points
     from facepoints.io import atomic_write_bytes, load_image
 
@@ -46,11 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     target = out / RECT_ATTR_FILE.format("train")
     partial = target.with_name(target.name + ".partial")
     target.parent.mkdir(parents=True, exist_ok=True)
-    images = out / "WFLW_images"
+    images = out / IMAGES_DIR
     if not images.exists():
         os.symlink(src.resolve(), images)
-    done = partial.read_text().split("\n")[:-1] if partial.is_file() else []
-    done = [ln for ln in done if len(ln.split()) == 2 * 98 + 4 + len(ATTRIBUTES) + 1]
+    done = _complete_lines(partial)
     partial.write_text("".join(ln + "\n" for ln in done))  # drops a line cut short
     lm = FaceLandmarker(
         a.teacher, backend="onnx", threads=a.threads, scheme="wflw98", refine=not a.no_refine
@@ -76,6 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     partial.unlink()
     print(f"{len(faces)} faces labelled by {a.teacher} in {target}")
     return 0
+
+
+def _complete_lines(partial: Path) -> list[str]:
+    """The lines of a stopped run's partial list up to the first that is cut short (the reader's
+    own parser decides), so that the run goes on from the next face."""
+    from facepoints.data.wflw import parse_rect_attr_line
+
+    if not partial.is_file():
+        return []
+    done = []
+    for line in partial.read_text().split("\n")[:-1]:  # the last piece has no line end
+        try:
+            parse_rect_attr_line(line)
+        except ValueError:
+            break
+        done.append(line)
+    return done
 
 
 if __name__ == "__main__":
