@@ -1,8 +1,10 @@
-"""What averaging each face with its mirror image (`FaceLandmarker(mirror=True)`) buys, on the
+"""What averaging each face with its mirror image (`FaceLandmarker(mirror=True)`) buys, or (with
+`--tta`) averaging it over box scales (`tta=True`, the mirror as the model's default), on the
 validation faces of a model's own training sets (never test faces): NME with and without it,
 and the time a face takes either way.
 
     .venv/bin/python benchmarks/mirror_test.py --model dense98
+    .venv/bin/python benchmarks/mirror_test.py --model dense98 --tta [--precision int8]
 
 Validation faces: the seeded 10% of each training set that training held out (300-W train,
 CUHK train, the WFLW sample's tune half), each measured in its own markup, the set's boxes with
@@ -39,8 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="dense98")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "mirror_test.md"))
+    p.add_argument("--tta", action="store_true", help="box-scale averaging instead of the mirror")
+    p.add_argument("--precision", default="float32", help="float32, or int8 (shipped int8 files)")
+    p.add_argument(
+        "--out",
+        help="the table's file (default benchmarks/results/mirror_test.md, "
+        "or tta_test.md with --tta)",
+    )
     a = p.parse_args(argv)
+    what = "box-scale averaging" if a.tta else "mirror averaging"
+    short = "scales averaged" if a.tta else "mirror averaged"
+    out = Path(a.out or ROOT / "benchmarks" / "results" / f"{'tta' if a.tta else 'mirror'}_test.md")
+    flags = (" --tta" if a.tta else "") + (
+        f" --precision {a.precision}" if a.precision != "float32" else ""
+    )
 
     from facepoints import FaceLandmarker
     from facepoints.data import read_dataset
@@ -48,18 +62,25 @@ def main(argv: list[str] | None = None) -> int:
     from facepoints.io import load_image
 
     lines = [
-        f"Mirror averaging, `{a.model}`, validation faces of its training sets "
-        f"(`python benchmarks/mirror_test.py --model {a.model}`)",
+        f"{what.capitalize()}, `{a.model}` ({a.precision}), validation faces of its training "
+        f"sets (`python benchmarks/mirror_test.py --model {a.model}{flags}`)",
         "",
-        "| set | faces | NME | NME, mirror averaged | ms a face | ms, mirror averaged |",
+        f"| set | faces | NME | NME, {short} | ms a face | ms, {short} |",
         "|---|--:|--:|--:|--:|--:|",
     ]
     for label, dataset, split, folder, scheme in SETS:
         val = read_dataset(dataset, split, SHARED / folder).split(a.val_fraction, a.seed)[1]
         row = []
         times = []
-        for mirror in (False, True):
-            lm = FaceLandmarker(a.model, scheme=scheme, threads=1, refine=True, mirror=mirror)
+        for on in (False, True):
+            lm = FaceLandmarker(
+                a.model,
+                scheme=scheme,
+                threads=1,
+                refine=True,
+                precision=a.precision,
+                **({"tta": on} if a.tta else {"mirror": on}),
+            )
             pred = np.zeros_like(val.points)
             spent = 0.0
             last = None
@@ -77,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
-    out = Path(a.out)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(out)

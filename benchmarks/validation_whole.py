@@ -10,7 +10,7 @@ it (5-point models: CUHK's five points, NME by the eye centres).
 
 Dense models: `--compare ibug68 --sets 300-W,"WFLW tune all"` (CUHK has only five points), and
 `--mirror` to average every model with its mirror image as `dense98` does by default (a run
-folder of another name would not). The WFLW rows add the large-pose faces' own figures.
+folder of another name would not); `--tta` to average each over box scales (`tta=True`). The WFLW rows add the large-pose faces' own figures.
 
 "300-W turned" (`--sets "300-W turned"`): the 300-W validation faces turned 25 to 45 degrees
 aside, made once by `facepoints data turn --data-root ../shared/data/300w --of validation --out
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compare", default="cuhk5", help="scheme the points are compared in")
     p.add_argument("--sets", help="comma-separated labels of the sets (default: the first three)")
     p.add_argument("--mirror", action="store_true", help="every model averaged with its mirror")
+    p.add_argument("--tta", action="store_true", help="every model averaged over box scales")
+    p.add_argument("--precision", default="float32", help="float32, or int8 (shipped int8 files)")
     a = p.parse_args(argv)
     sets = [s for s in SETS if (s[4] is None if a.sets is None else s[0] in a.sets.split(","))]
 
@@ -86,9 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         photos = sorted({str(x) for x in val.images})
         truth = project(val.points, val.scheme, compare)
         for model in a.models:
-            src = _model_source(model, None, mirror=mirror)
+            src = _model_source(model, None, mirror=mirror, precision=a.precision, tta=a.tta)
             row = _score(src, val, photos, False, compare.name)
-            lm = FaceLandmarker(model, threads=1, scheme=compare.name, mirror=mirror)
+            lm = FaceLandmarker(
+                model,
+                threads=1,
+                scheme=compare.name,
+                mirror=mirror,
+                precision=a.precision,
+                tta=a.tta,
+            )
             pred = np.stack(
                 [
                     lm.landmarks(load_image(img), np.asarray(box)[None])[0]

@@ -98,6 +98,11 @@ def register(sub) -> None:
         help="--whole-photos: the models' precision (int8: their shipped int8 files; the other "
         "modes measure those beside the float rows by themselves)",
     )
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="--whole-photos: the models averaged over box scales (FaceLandmarker tta=True)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -166,6 +171,7 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         scheme=a.scheme,
         compare=a.compare,
         precision=a.precision,
+        tta=a.tta,
     )
     title = (
         f"{a.dataset} {a.split}: {result['faces']} labelled faces on {result['photos']} whole "

@@ -51,11 +51,13 @@ def run_whole(
     scheme: str | None = None,
     compare: str | None = None,
     precision: str = "float32",
+    tta: bool = False,
 ) -> dict[str, Any]:
     """Run each source on every photo of the split once and score it against the labels; returns
     {"rows": [...], "faces": N, "photos": P, ...}. `scheme`: the points facepoints models give
     (None: their own); `compare`: the scheme every source and the labels are compared in (None:
-    the one each source shares with the labels); `precision`: the models' (`FaceLandmarker`)."""
+    the one each source shares with the labels); `precision`, `tta`: the models'
+    (`FaceLandmarker`)."""
     from ..data import read_dataset
 
     records = read_dataset(dataset, split, data_root=data_root)
@@ -64,7 +66,7 @@ def run_whole(
         photos = photos[:max_photos]
         keep = np.array([str(p) in set(photos) for p in records.images])
         records = records.subset(np.flatnonzero(keep))
-    sources = [_model_source(m, detector, scheme, precision=precision) for m in models]
+    sources = [_model_source(m, detector, scheme, precision=precision, tta=tta) for m in models]
     sources += [_peer_source(p) for p in peers]
     rows = []
     for src in sources:
@@ -148,11 +150,18 @@ def _model_source(
     scheme: str | None = None,
     mirror: bool | None = None,
     precision: str = "float32",
+    tta: bool = False,
 ) -> _Source:
     from ..inference.landmarker import FaceLandmarker
 
     lm = FaceLandmarker(
-        model=spec, detector=detector, threads=1, scheme=scheme, mirror=mirror, precision=precision
+        model=spec,
+        detector=detector,
+        threads=1,
+        scheme=scheme,
+        mirror=mirror,
+        precision=precision,
+        tta=tta,
     )
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
@@ -160,6 +169,7 @@ def _model_source(
 
     det = detector or "default detector"
     name = str(spec) if precision == "float32" else f"{spec} ({precision})"
+    name += " (tta)" if tta else ""
     return _Source(name, lm.scheme, run, notes=f"{det}, {lm.backend}")
 
 
