@@ -101,6 +101,29 @@ def test_demo_writes_an_annotated_image(tmp_path, capsys, model):
     assert "1 image" in stdout
 
 
+def test_tta_averages_over_box_scales(tmp_path, capsys, photos):
+    """--tta: the same faces, their points the landmarker's with tta=True (each face averaged
+    over box scales on its last pass), near the plain points and not equal to them."""
+    from facepoints import FaceLandmarker
+    from facepoints.io import load_image
+
+    got = {}
+    for flag in ((), ("--tta",)):
+        out = tmp_path / ("tta" if flag else "plain")
+        code, _, err = run(capsys, photos.images[0], "--model", "dense98-fast", "--out", out, *flag)
+        assert code == 0, err
+        got[bool(flag)] = json.loads((out / "predictions.json").read_text())["faces"]
+    assert len(got[True]) == len(got[False]) >= 1
+    tta = np.array(got[True][0]["landmarks"])
+    plain = np.array(got[False][0]["landmarks"])
+    eyes = np.linalg.norm(plain[60] - plain[72])
+    assert (
+        0 < np.abs(tta - plain).max() and np.linalg.norm(tta - plain, axis=1).mean() < 0.05 * eyes
+    )
+    want = FaceLandmarker("dense98-fast", tta=True).detect(load_image(photos.images[0]))[0]
+    np.testing.assert_allclose(tta, want.landmarks, atol=0.05)
+
+
 def test_given_boxes_and_equal_names(tmp_path, capsys, model, photos):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()

@@ -49,10 +49,11 @@ REFINE_AUTO: dict[str, bool] = {"given": False, "detector": True}
 # faces its NME falls from 4.06% to 3.85% for twice the network's time; benchmarks/mirror_test.py)
 MIRROR_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
 # tta=True: the box scales each face is cut at and averaged over (about its box's centre, the
-# points averaged in the image). On validation faces (held-out training faces, whole photos through
-# the default detector, dense98 with its mirror) they take 300-W's NME from 3.80% to 3.64% and the
-# WFLW sample's tune half from 5.78% to 5.51%, for five times the network's time
-# (benchmarks/tta_test.py; docs/speed.md, "Scale averaging")
+# points averaged in the image; on the last pass only). On validation faces (held-out training
+# faces, whole photos through the default detector, dense98 with its mirror) they take 300-W's
+# NME from 3.81% to 3.66% and the WFLW sample's tune half from 5.21% to 4.83%, for three times a
+# detected face's time (benchmarks/validation_whole.py --tta, benchmarks/mirror_test.py --tta;
+# docs/speed.md, "Scale averaging")
 TTA_SCALES: tuple[float, ...] = (0.88, 0.94, 1.0, 1.06, 1.12)
 # threads=None: the shipped models whose face takes long enough on one thread that more threads
 # pay (ONNX Runtime splits each convolution): dense98's face takes 19.6 ms of wall time on one
@@ -181,8 +182,9 @@ class FaceLandmarker:
         (`inference.quantized`: ONNX Runtime, several times faster on CPUs with 8-bit dot
         products, its points within its card's figures of the float model's).
     tta: cut each face at several box scales (about the box's centre) and average the points
-        in the image: True for `TTA_SCALES` (about 4% lower error for five times the network's
-        time), a sequence of scales (1.0: the box as it is), or False (one scale)."""
+        in the image, on the last pass: True for `TTA_SCALES` (about 4% lower error for three
+        times a detected face's time), a sequence of scales (1.0: the box as it is), or False
+        (one scale)."""
 
     def __init__(
         self,
