@@ -13,6 +13,7 @@ from torch import nn
 
 from facepoints.data import read_dataset
 from facepoints.errors import CheckpointError, ConfigError
+from facepoints.geometry import square_box
 from facepoints.inference.boxes import (
     CENTER,
     MOUTH,
@@ -20,7 +21,6 @@ from facepoints.inference.boxes import (
     box_from_points,
     fit_box_from_points,
     roll_from_points,
-    scale_boxes,
 )
 from facepoints.inference.detectors import Detection
 from facepoints.inference.landmarker import Face, FaceLandmarker
@@ -278,7 +278,7 @@ def test_tta_averages_each_face_over_box_scales(w300_root):
     errors = []
     for i in range(0, len(recs), len(recs) // 6)[:6]:
         img, box = load_image(recs.images[i]), recs.boxes[i]
-        each = [plain.landmarks(img, scale_boxes(box[None], k))[0] for k in TTA_SCALES]
+        each = [plain.landmarks(img, square_box(box[None], k))[0] for k in TTA_SCALES]
         m, conf = tta.landmarks_with_confidence(img, box[None])
         off = np.linalg.norm(m[0] - np.mean(each, axis=0), axis=-1)
         assert np.median(off) < 0.02 and (off < 0.05).mean() > 0.9, off

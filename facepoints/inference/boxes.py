@@ -12,15 +12,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme, project
 
-__all__ = [
-    "MOUTH",
-    "CENTER",
-    "SIZE",
-    "box_from_points",
-    "fit_box_from_points",
-    "roll_from_points",
-    "scale_boxes",
-]
+__all__ = ["MOUTH", "CENTER", "SIZE", "box_from_points", "fit_box_from_points", "roll_from_points"]
 
 # Fitted on all 10,000 CUHK training faces by
 #   fit_box_from_points(read_dataset("cuhk5", split="train"))
@@ -57,14 +49,6 @@ def box_from_points(
         axis=-1,
     ).astype(np.float32)
     return out[0] if single else out
-
-
-def scale_boxes(boxes: np.ndarray, scale: float) -> np.ndarray:
-    """(N, 4) boxes x1 y1 x2 y2 scaled by `scale` about their centres (1.0: the same boxes)."""
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    centre = (b[:, :2] + b[:, 2:]) / 2
-    half = (b[:, 2:] - b[:, :2]) * (scale / 2)
-    return np.concatenate([centre - half, centre + half], axis=1)
 
 
 def roll_from_points(points: np.ndarray, scheme: Scheme | str | int | None = None) -> np.ndarray:

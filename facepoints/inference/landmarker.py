@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
-from ..geometry import crop_matrices, warp_into, warp_many
+from ..geometry import crop_matrices, square_box, warp_into, warp_many
 from ..io import array_to_rgb, load_image, to_rgb
 from ..schemes import Scheme
-from .boxes import box_from_points, roll_from_points, scale_boxes
+from .boxes import box_from_points, roll_from_points
 
 __all__ = [
     "Face",
@@ -540,7 +540,8 @@ class FaceLandmarker:
         averaged over the scales."""
         n, scales = len(boxes), self.tta
         if n and tta and len(scales) > 1:
-            many = np.concatenate([scale_boxes(boxes, k) for k in scales])
+            # the crop spans a box's longer side: its square, scaled, cuts the same crop
+            many = np.concatenate([square_box(boxes, k) for k in scales])
             turns = None if angles is None else np.tile(angles, len(scales))
             pts, conf = self._forward_once(rgbs, np.tile(owner, len(scales)), many, turns)
             pts = pts.reshape(len(scales), n, *pts.shape[1:]).mean(axis=0, dtype=np.float64)
