@@ -117,6 +117,11 @@ def test_results_are_written_per_input_and_a_kill_keeps_them(tmp_path, photos):
     assert proc.poll() is None, "predict ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
+    if sys.platform.startswith("linux"):  # its decoding workers end with it, not left behind
+        deadline = time.monotonic() + 15
+        while _processes_reading(src) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _processes_reading(src), "worker processes outlived a killed predict"
     kept = [json.loads(line) for line in part.read_text(encoding="utf-8").splitlines()]
     assert 3 <= len(kept) < 60 and not results.exists()
     assert [r["file"] for r in kept] == [str(src / f"{i:03d}.jpg") for i in range(len(kept))]
@@ -132,6 +137,22 @@ def test_results_are_written_per_input_and_a_kill_keeps_them(tmp_path, photos):
     doc = json.loads(results.read_text(encoding="utf-8"))
     assert isinstance(doc, list) and len(doc) == 3 and not part.exists()
     assert f"results in {results}" in done.stdout
+
+
+def _processes_reading(folder: Path) -> list[int]:
+    """The pids of live processes whose command line names `folder` (Linux: from /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # ended meanwhile
+            continue
+        if state != "Z" and os.fsencode(folder) in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 def test_a_name_that_is_not_utf8_is_processed_and_reported(tmp_path, capsys, photos):

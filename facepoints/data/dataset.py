@@ -4,6 +4,7 @@ folder, memory-mapped), so an epoch never decodes a JPEG twice."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import ImageError
 from ..geometry import apply, crop_matrix, invert, warp
 from ..io import atomic_write_bytes, load_image
+from ..workers import init_worker
 from .paths import user_cache_dir
 from .records import FaceRecords
 from .transforms import CenterCrop, Sample, build_augmentation, build_photometric
@@ -187,14 +189,8 @@ def make_loader(
         drop_last=drop_last,
         pin_memory=pin_memory,
         persistent_workers=False,
-        worker_init_fn=_worker_init,
+        worker_init_fn=functools.partial(init_worker, os.getpid()),
     )
-
-
-def _worker_init(_: int) -> None:
-    # not cv2.setNumThreads: after the parent used OpenCV's pool (building the crop cache), that
-    # call deadlocks in a forked worker
-    torch.set_num_threads(1)
 
 
 # --- the crop cache -----------------------------------------------------------------------------

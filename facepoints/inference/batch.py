@@ -17,6 +17,7 @@ the noise of a 2-core machine busy with other work) and loads the model once per
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 import os
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..workers import init_worker
 from .landmarker import Face, FaceLandmarker, _check_boxes, make_faces
 from .sources import Input, collect_inputs, load_input, one_line
 
@@ -129,7 +131,7 @@ def iter_faces(
             raise ConfigError("workers need the fork start method, which this platform lacks")
         extra = {
             "multiprocessing_context": "fork",
-            "worker_init_fn": _one_thread,
+            "worker_init_fn": functools.partial(init_worker, os.getpid()),
             "prefetch_factor": 4,
         }
     loader = DataLoader(
@@ -231,10 +233,3 @@ def _landmarker(spec: FaceLandmarker | dict | None) -> FaceLandmarker:
     if isinstance(spec, dict):
         return FaceLandmarker(**spec)
     raise ConfigError(f"landmarker must be a FaceLandmarker or a dict of its arguments: {spec!r}")
-
-
-def _one_thread(_: int) -> None:
-    # the workers share the CPU with each other and the model; MTCNN runs at one thread anyway
-    import torch
-
-    torch.set_num_threads(1)
