@@ -9,7 +9,7 @@
 #
 # PREVIOUS: the weights file of the dense98 before, for the validation tables' "before -> after"
 # columns (e.g. `git show HEAD~1:facepoints/weights/dense98.safetensors > old.safetensors`).
-# About 35 minutes on a 2-core machine.
+# About an hour on a 2-core machine.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dense98-figures}
