@@ -5,6 +5,7 @@ those two as recipes/STAGE.json and docs/logs/STAGE.csv instead, for a stage shi
 model's name only so that the next stage can start from it.
 
     .venv/bin/python scripts/ship_model.py runs/cuhk5-resnet cuhk5-resnet
+    .venv/bin/python scripts/ship_model.py runs/dense98 dense98 --vote 15   # heatmaps read by vote
 
 The model card (facepoints/weights/NAME.md) is written by hand from `facepoints eval` and
 `facepoints bench` output: test numbers never come from training.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from facepoints.io import atomic_write_bytes
 from facepoints.models import load_model, save_model
+from facepoints.models.heads import set_vote
 from facepoints.models.pretrained import WEIGHTS_DIR, resolve_model
 from facepoints.models.weights import read_metadata
 
@@ -42,6 +44,12 @@ def main() -> None:
         help="the name the recipe and log are written under (default: the model's); for a stage "
         "shipped only for the next stage to start from, so the final recipe stays",
     )
+    ap.add_argument(
+        "--vote",
+        type=float,
+        help="read the heatmaps by neighbourhood vote with this weight (facepoints.models.heads."
+        "HeatmapHead; chosen on validation faces by benchmarks/decode_vote.py)",
+    )
     a = ap.parse_args()
     recipe_name = a.recipe or a.name
     run = Path(a.run)
@@ -55,6 +63,8 @@ def main() -> None:
         with open(run / "log.csv", newline="") as f:
             last = list(csv.DictReader(f))[-1]
         meta.update(epoch=int(last["epoch"]), val_nme=float(last["val_nme"]))
+    if a.vote is not None:
+        set_vote(model, a.vote)
     meta.update({"name": a.name, "recipe": f"recipes/{recipe_name}.json"})
     meta.pop("config", None)
     meta.pop("format", None)

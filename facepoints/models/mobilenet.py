@@ -33,6 +33,7 @@ class MobileNet(LandmarkModel):
         width_mult: float = 1.0,
         out_stride: int = 16,
         head: str = "regression",
+        vote: float | None = None,
     ):
         super().__init__(num_points, input_size, in_channels)
         _check_width(width_mult)
@@ -48,7 +49,7 @@ class MobileNet(LandmarkModel):
             cin = cout
         self.backbone = nn.Sequential(*layers)
         init_conv_bn(self.backbone)
-        self.head = make_head(head, cin, num_points)
+        self.head = make_head(head, cin, num_points, vote=vote)
 
 
 @register_model(
@@ -68,6 +69,7 @@ class MobileNetV2(LandmarkModel):
         width_mult: float = 1.0,
         out_stride: int = 16,
         head: str = "regression",
+        vote: float | None = None,
     ):
         super().__init__(num_points, input_size, in_channels)
         _check_width(width_mult)
@@ -83,7 +85,7 @@ class MobileNetV2(LandmarkModel):
         layers.append(_conv_bn(cin, last, 1, 1, nn.ReLU6))
         self.backbone = nn.Sequential(*layers)
         init_conv_bn(self.backbone)
-        self.head = make_head(head, last, num_points)
+        self.head = make_head(head, last, num_points, vote=vote)
 
 
 class InvertedResidual(nn.Module):

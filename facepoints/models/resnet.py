@@ -39,6 +39,7 @@ class ResNet(LandmarkModel):
         out_stride: int = 16,
         head: str = "regression",
         pool: str = "avg",
+        vote: float | None = None,
     ):
         super().__init__(num_points, input_size, in_channels)
         if not depth or any(int(d) < 1 for d in depth) or width < 4:
@@ -67,7 +68,7 @@ class ResNet(LandmarkModel):
         fsize = (
             feature_map_size(self.backbone, in_channels, input_size) if pool == "flatten" else None
         )
-        self.head = make_head(head, cin, num_points, pool=pool, feature_size=fsize)
+        self.head = make_head(head, cin, num_points, pool=pool, feature_size=fsize, vote=vote)
 
 
 class BasicBlock(nn.Module):

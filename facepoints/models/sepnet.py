@@ -30,6 +30,7 @@ class SepNet(LandmarkModel):
         channels: Sequence[int] = (32, 64, 64, 128, 128),
         strides: Sequence[int] = (1, 2, 1, 1, 1),
         head: str = "heatmap",
+        vote: float | None = None,
     ):
         super().__init__(num_points, input_size, in_channels)
         if len(stem) != 2 or any(int(c) < 1 for c in stem):
@@ -58,7 +59,7 @@ class SepNet(LandmarkModel):
             if isinstance(m, SeparableBlock) and m.residual:
                 # a block with a shortcut starts as the shortcut alone (as ResNet's blocks do)
                 nn.init.zeros_(m.bn2.weight)
-        self.head = make_head(head, cin, num_points)
+        self.head = make_head(head, cin, num_points, vote=vote)
 
 
 class SeparableBlock(nn.Module):
