@@ -9,21 +9,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_models_sepnet import NANO  # a small heatmap model
 
 from facepoints.errors import ConfigError
 from facepoints.models import create_model, load_model, save_model
 from facepoints.models.heads import HeatmapHead, make_head, set_vote
 
 torch.set_num_threads(1)
-
-NANO = dict(
-    name="sepnet",
-    input_size=64,
-    in_channels=1,
-    stem=[8, 16],
-    channels=[32, 32, 64, 64, 96, 96],
-    strides=[1, 1, 2, 1, 1, 1],
-)
 
 
 def _maps(h: int, w: int, cells: dict[tuple[int, int], tuple[float, float, float]]):
