@@ -98,10 +98,8 @@ class HeatmapHead(nn.Module):
         vote: float | None = None,
     ):
         super().__init__()
-        if vote is not None and not float(vote) > 0:
-            raise ConfigError(f"vote must be a positive number or None, got {vote!r}")
         self.num_points = num_points
-        self.vote = None if vote is None else float(vote)
+        self.vote = _vote(vote)
         self.score_weight = score_weight
         self.offset_weight = offset_weight
         self.conv = nn.Conv2d(in_channels, 3 * num_points, kernel_size=1)
@@ -217,14 +215,19 @@ def set_vote(model: nn.Module, vote: float | None) -> None:
     head = getattr(model, "head", None)
     if not isinstance(head, HeatmapHead):
         raise ConfigError("vote reads heatmaps: this model has no heatmap head")
-    if vote is not None and not float(vote) > 0:
-        raise ConfigError(f"vote must be a positive number or None, got {vote!r}")
-    head.vote = None if vote is None else float(vote)
+    head.vote = _vote(vote)
     config = getattr(model, "config", None)
     if isinstance(config, dict):
         config.pop("vote", None)
-        if vote is not None:
-            config["vote"] = float(vote)
+        if head.vote is not None:
+            config["vote"] = head.vote
+
+
+def _vote(vote: float | None) -> float | None:
+    """A vote weight as a float, checked (None: off)."""
+    if vote is not None and not float(vote) > 0:
+        raise ConfigError(f"vote must be a positive number or None, got {vote!r}")
+    return None if vote is None else float(vote)
 
 
 def _cells(target: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
