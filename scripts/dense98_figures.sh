@@ -23,7 +23,7 @@ WFLW="--dataset wflw68 --split heldout --data-root ../shared/data/wflw_sample"
 SETS68="300-W,WFLW tune all,300-W turned,300-W profile"
 
 test_lane() {  # test faces: report only
-    $F bench dense98 dense68 --whole-photos $W300 --no-progress -o "$OUT/b300w" > "$OUT/b300w.txt" 2>&1
+    $F bench dense98 dense98-fast dense68 --whole-photos $W300 --no-progress -o "$OUT/b300w" > "$OUT/b300w.txt" 2>&1
     $F bench dense98 dense98-fast dense68 --whole-photos $WFLW --no-progress -o "$OUT/bwflw" > "$OUT/bwflw.txt" 2>&1
     $F eval dense98 --dataset cuhk5 --split test --data-root ../shared/data/cuhk5 -o "$OUT/ecuhk" > "$OUT/ecuhk.txt" 2>&1
     $F eval dense98 --flip --dataset cuhk5 --split test --data-root ../shared/data/cuhk5 -o "$OUT/ecuhkflip" > "$OUT/ecuhkflip.txt" 2>&1

@@ -107,6 +107,7 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage7",
         "dense98-stage8",
         "dense98-stage9",
+        "dense98-stage10",
         "dense98",
     )
     for stage in stages:
@@ -127,6 +128,7 @@ def test_card_states_data_terms_recipe_and_figures():
         # stage 7 shipped under the name (the card's commands), then tuned from what shipped
         "dense98-stage8": "dense98",
         "dense98-stage9": "dense98",
+        "dense98-stage10": "dense98",
         "dense98": "dense98",
     }
     # the made folders the last three stages draw from are made by commands the card states

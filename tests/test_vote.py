@@ -101,3 +101,27 @@ def test_vote_is_refused_where_it_cannot_apply():
         set_vote(create_model(**NANO), 0)
     with pytest.raises(ConfigError, match="positive"):
         HeatmapHead(8, 5, vote=-1.0)
+
+
+def test_shipped_dense_models_read_by_vote_in_both_backends(w300_root):
+    """dense98 and dense98-fast ship read by vote 15 (their cards' `--vote 15`): ONNX Runtime
+    gives torch's voted points on a real face, and the vote moves them from the best cell."""
+    pytest.importorskip("onnxruntime")
+    from facepoints import FaceLandmarker
+    from facepoints.data import read_dataset
+    from facepoints.io import load_image
+    from facepoints.models.pretrained import WEIGHTS_DIR, resolve_model
+
+    test = read_dataset("300w", "test", data_root=w300_root)
+    rgb, box = load_image(test.images[0]), test.boxes[:1]
+    for name in ("dense98", "dense98-fast"):
+        assert "--vote 15" in (WEIGHTS_DIR / f"{name}.md").read_text()
+        assert resolve_model(name).model.head.vote == 15.0
+        kw = dict(scheme=68, mirror=False, refine=False)
+        onnx = FaceLandmarker(name, backend="onnx", **kw).landmarks(rgb, box)
+        lm = FaceLandmarker(name, backend="torch", **kw)
+        voted = lm.landmarks(rgb, box)
+        np.testing.assert_allclose(onnx, voted, atol=0.05)  # pixels
+        set_vote(lm.loaded.model, None)
+        best_cell = lm.landmarks(rgb, box)
+        assert np.abs(best_cell - voted).max() > 0.1
