@@ -36,10 +36,7 @@ import csv
 import dataclasses
 import logging
 import math
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +56,6 @@ from .distributed import (
     DistInfo,
     all_reduce_mean,
     all_reduce_sum,
-    any_rank,
     broadcast_buffers,
     cleanup,
     init_distributed,
@@ -68,19 +64,22 @@ from .distributed import (
     state_hash,
 )
 from .losses import get_loss
+from .precision import Precision
+from .runlog import (
+    LOG_COLUMNS,
+    append_log,
+    cell,
+    epoch_line,
+    last_log_row,
+    plot_curves,
+    read_rows,
+    trim_log,
+)
+from .stopping import Stopper
+from .warm_start import load_init
 
 __all__ = ["train", "evaluate", "LOG_COLUMNS", "OPTIMIZERS", "lr_factor", "resolve_device"]
 
-LOG_COLUMNS = (
-    "epoch",
-    "step",
-    "train_loss",
-    "train_nme",
-    "val_nme",
-    "val_fr",
-    "lr",
-    "elapsed_s",
-)
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +122,12 @@ def _train(
     if resumed is not None:
         run.restore(resumed)
     elif dist.is_main:
-        _trim_log(files["log"], 0)
+        trim_log(files["log"], 0)
     run.announce()
     if cfg.init and resumed is None:
         run.validate_init()
 
-    stopper = _Stopper(cfg, run.t_start, run.global_step, dist)
+    stopper = Stopper(cfg, run.t_start, run.global_step, dist)
     stopped: str | None = None
     with stopper, _abort_message(say, files["last"]):
         for epoch in range(run.start_epoch, cfg.epochs):
@@ -261,7 +260,7 @@ def _build_model(cfg: TrainConfig, scheme: Scheme, resumed, device, dist: DistIn
     model = create_model(cfg.model, num_points=scheme.num_points, **kwargs)
     model.scheme = scheme
     if cfg.init and resumed is None:
-        _load_init(model, cfg.init, scheme)
+        load_init(model, cfg.init, scheme)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -295,7 +294,7 @@ class _Run:
             for part, v, lift in data.val
             if len(v)
         ]  # fmt: skip
-        self.precision = _Precision(cfg.amp, device, say)
+        self.precision = Precision(cfg.amp, device, say)
         self.point_loss = get_loss(cfg.loss)
         self.optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -348,8 +347,8 @@ class _Run:
         self.sums = dict(resumed["epoch_sums"])
         self.at = (self.start_epoch, self.start_step)
         if self.dist.is_main:
-            _trim_log(self.files["log"], self.start_epoch)
-        self.last_row = _last_log_row(self.files["log"])
+            trim_log(self.files["log"], self.start_epoch)
+        self.last_row = last_log_row(self.files["log"])
         out = self.cfg.out
         if self.start_epoch >= self.cfg.epochs:
             self.say(f"{out} has finished its {self.cfg.epochs} epochs; nothing to resume")
@@ -424,7 +423,7 @@ class _Run:
         if self.dist.is_main:
             row = {"epoch": 0, "step": 0, "train_loss": None, "train_nme": None}
             row.update({"val_nme": val["nme"], "val_fr": val["fr@0.10"], "lr": 0.0})
-            _append_log(self.files["log"], {**row, "elapsed_s": 0.0})
+            append_log(self.files["log"], {**row, "elapsed_s": 0.0})
             self._log_parts(0, val)
             save_checkpoint(self.files["best"], self.state(0, 0))
             _export(self.model, self.files["weights"], self.cfg, self.scheme, self.best, self.n_val)
@@ -440,7 +439,7 @@ class _Run:
         weights = [p.weight for p in self.data.parts]
         return epoch_order(self.data.train.sizes(), weights, self.n_train, cfg.seed, epoch)[:n]
 
-    def train_epoch(self, epoch: int, stopper: _Stopper) -> str | None:
+    def train_epoch(self, epoch: int, stopper: Stopper) -> str | None:
         """Train one epoch from where the run stands; returns why it stopped early, if it did.
         Checkpoints at step boundaries, never in the middle of an update."""
         from ..data.dataset import make_loader
@@ -541,29 +540,29 @@ class _Run:
         self.sums = _epoch_sums()
         final = self.state(epoch + 1, 0)
         if self.dist.is_main:  # rank 0 alone writes the run folder
-            _append_log(self.files["log"], self.last_row)
+            append_log(self.files["log"], self.last_row)
             if val:
                 self._log_parts(epoch + 1, val)
             if improved:  # before last.pt: a run killed in between redoes the epoch and these
                 save_checkpoint(self.files["best"], final)
                 _export(self.model, self.files["weights"], cfg, self.scheme, self.best, self.n_val)
             save_checkpoint(self.files["last"], final)
-            _plot(self.files["log"], self.files["plot"], self.say)
+            plot_curves(self.files["log"], self.files["plot"], self.say)
         self.at, self.last_save = (epoch + 1, 0), time.monotonic()
-        self.say(_epoch_line(self.last_row, cfg.epochs, improved))
+        self.say(epoch_line(self.last_row, cfg.epochs, improved))
 
     def _log_parts(self, epoch: int, val: dict[str, Any]) -> None:
         """val_parts.csv: each dataset's validation NME and FR of a mix, one row per epoch."""
         if not self.cfg.mix:
             return
         path = self.files["log"].with_name("val_parts.csv")
-        rows = [r for r in (_read_rows(path) if path.is_file() else []) if int(r["epoch"]) < epoch]
+        rows = [r for r in (read_rows(path) if path.is_file() else []) if int(r["epoch"]) < epoch]
         for label, r in val["parts"].items():
             rows.append({"epoch": epoch, "dataset": label, "nme": r["nme"], "fr": r["fr@0.10"]})
         with atomic_write(path, "w") as f:
             w = csv.DictWriter(f, fieldnames=["epoch", "dataset", "nme", "fr"])
             w.writeheader()
-            w.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
+            w.writerows({k: cell(v) for k, v in r.items()} for r in rows)
 
     def finish(self, stopped: str | None) -> dict[str, Any]:
         """The run's result; under several processes, whether they ended in sync."""
@@ -807,102 +806,6 @@ def _ddp(model: torch.nn.Module, dist: DistInfo) -> torch.nn.Module:
     return DistributedDataParallel(_TrainForward(model), device_ids=ids)
 
 
-class _Precision:
-    """Mixed precision: autocast to bf16 (or fp16, with a GradScaler against underflow). On CUDA
-    "auto" picks bf16 where the GPU has it, else fp16; on the CPU only an explicit bf16 or fp16
-    turns it on (worth it on CPUs with bf16 units; the same code path as on a GPU, so it is tested
-    without one); "off", or "auto" off CUDA, trains in plain float32 with no extra state."""
-
-    def __init__(self, mode: str, device: torch.device, say: Callable[[str], None]):
-        self.dtype: torch.dtype | None = None
-        self.device_type = device.type
-        if device.type == "cuda" and mode != "off":
-            bf16 = torch.cuda.is_bf16_supported()
-            if mode == "bf16" and not bf16:
-                raise ConfigError("amp bf16: this GPU has no bfloat16; use amp fp16 or off")
-            self.dtype = torch.float16 if mode == "fp16" or not bf16 else torch.bfloat16
-        elif device.type == "cpu" and mode in ("bf16", "fp16"):
-            self.dtype = torch.bfloat16 if mode == "bf16" else torch.float16
-        elif mode in ("bf16", "fp16"):
-            say(f"amp {mode} is for CUDA and the CPU; training in float32 on {device}")
-        fp16 = self.dtype == torch.float16
-        self.scaler = torch.amp.GradScaler(device.type) if fp16 else None
-        if self.dtype is not None:
-            scaled = " with loss scaling" if self.scaler else ""
-            say(f"mixed precision: {str(self.dtype).removeprefix('torch.')}{scaled} on {device}")
-
-    def autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.dtype)
-
-    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        if self.scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(optimizer)  # skipped when the gradients overflowed
-            self.scaler.update()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
-
-    def load_state_dict(self, state: dict[str, Any] | None) -> None:
-        if self.scaler is not None and state:
-            self.scaler.load_state_dict(state)
-
-
-class _Stopper:
-    """Why the loop should stop at this step boundary, if it should: Ctrl-C (a second one aborts
-    at once), the time limit, or the step limit."""
-
-    def __init__(
-        self, cfg: TrainConfig, t_start: float, global_step: int, dist: DistInfo | None = None
-    ):
-        self.dist = dist
-        self.t_start = t_start
-        self.limit_s = 60 * cfg.limit_time_minutes if cfg.limit_time_minutes else None
-        self.max_steps = cfg.stop_after_steps
-        self.steps_at_start = global_step
-        self.interrupted = False
-        self._old_handler: Any = None
-        self._pid = os.getpid()
-
-    def __enter__(self) -> _Stopper:
-        if threading.current_thread() is threading.main_thread():
-            self._old_handler = signal.signal(signal.SIGINT, self._on_sigint)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._old_handler is not None:
-            signal.signal(signal.SIGINT, self._old_handler)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if os.getpid() != self._pid:
-            return  # a forked DataLoader worker: the main process decides
-        if self.interrupted:
-            raise KeyboardInterrupt
-        self.interrupted = True
-        print(
-            "\nCtrl-C: stopping after this step and saving last.pt (Ctrl-C again to abort)",
-            file=sys.stderr,
-        )
-
-    def reason(self, global_step: int) -> str | None:
-        interrupted = self.interrupted
-        late = self.limit_s is not None and time.monotonic() - self.t_start >= self.limit_s
-        if self.dist is not None and self.dist.distributed:  # all ranks stop at the same step
-            interrupted, late = any_rank([interrupted, late], self.dist)
-        if interrupted:
-            return "interrupted"
-        if late:
-            return "time limit"
-        if self.max_steps is not None and global_step - self.steps_at_start >= self.max_steps:
-            return "step limit"
-        return None
-
-
 @contextlib.contextmanager
 def _abort_message(say: Callable[[str], None], last: Path):
     try:
@@ -938,61 +841,6 @@ def _printer(progress: bool) -> Callable[[str], None]:
     return say
 
 
-def _epoch_line(row: dict[str, Any], epochs: int, improved: bool) -> str:
-    val = (
-        "" if row["val_nme"] is None else f", val NME {row['val_nme']:.2%}, FR {row['val_fr']:.2%}"
-    )
-    return (
-        f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4g}, train NME "
-        f"{row['train_nme']:.2%}{val}, lr {row['lr']:.3g}, {row['elapsed_s']:.0f} s"
-        + (" (best)" if improved else "")
-    )
-
-
-def _append_log(path: Path, row: dict[str, Any]) -> None:
-    new = not path.is_file() or path.stat().st_size == 0
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f)
-        if new:
-            w.writerow(LOG_COLUMNS)
-        w.writerow([_cell(row[c]) for c in LOG_COLUMNS])
-
-
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _last_log_row(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {k: float(v) if v else None for k, v in rows[-1].items()} if rows else {}
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.8g}"
-    return str(v)
-
-
-def _trim_log(path: Path, epochs_done: int) -> None:
-    """Keep the log rows of the first `epochs_done` epochs: a resumed run continues the log, and a
-    row written after the checkpoint it resumes from is dropped rather than repeated."""
-    if not path.is_file():
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done]
-    with atomic_write(path, "w") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
-        w.writeheader()
-        w.writerows(keep)
-
-
 def _export(model, path: Path, cfg: TrainConfig, scheme: Scheme, best: dict, n_val: int) -> None:
     from ..models import save_model
 
@@ -1009,15 +857,6 @@ def _export(model, path: Path, cfg: TrainConfig, scheme: Scheme, best: dict, n_v
             "train_config": cfg.to_dict(),
         },
     )
-
-
-def _plot(log_path: Path, path: Path, say: Callable[[str], None]) -> None:
-    try:
-        from ..evaluation.plots import plot_training_curves
-
-        plot_training_curves(log_path, path)
-    except Exception as e:  # a plot is a convenience; it never stops a run
-        say(f"(training curves not plotted: {type(e).__name__}: {e})")
 
 
 def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) -> dict[str, Any]:
@@ -1038,68 +877,3 @@ def _result(cfg, files, row, best, at, global_step, elapsed_s, stopped, device) 
         "elapsed_s": elapsed_s,
         **{k: str(v) for k, v in files.items()},
     }
-
-
-def _load_init(model: torch.nn.Module, spec: str, scheme: Scheme | None = None) -> None:
-    """Copy the weights of `spec` (any model spec) into `model`: every tensor, same shapes. A
-    heatmap model of another scheme (e.g. 68 points into a 98-point model) gives its backbone,
-    and each new point the head channels of the source point nearest to it on the mean face. A
-    ResNet with fewer blocks per stage fills the first blocks of each stage
-    (`models.resnet.deepen_state`); a narrower one is widened (`models.resnet.widen_state`)."""
-    from ..models.pretrained import resolve_model
-    from ..models.resnet import deepen_state, widen_state
-
-    loaded = resolve_model(spec)
-    source = loaded.model.state_dict()
-    mine = model.state_dict()
-    src_scheme = getattr(loaded, "scheme", None)
-    if scheme is not None and src_scheme is not None and src_scheme.name != scheme.name:
-        source = _remap_head(source, mine, get_scheme(src_scheme.name), scheme)
-    config = getattr(loaded.model, "config", {})
-    deeper = deepen_state(source, config, model) if len(source) != len(mine) else None
-    if deeper is not None:  # a shallower net of the same width: its blocks, the rest identity
-        source = deeper
-    elif any(k in mine and source[k].shape != mine[k].shape for k in source):
-        wider = widen_state(source, config, model)
-        if wider is not None:  # a narrower net of the same depth: its channels, copied
-            source = wider
-    wrong = [k for k in mine if k not in source or source[k].shape != mine[k].shape]
-    if wrong or len(source) != len(mine):
-        raise ConfigError(
-            f"init {spec}: its weights do not fit this model ({len(wrong)} of {len(mine)} "
-            f"tensors missing or of another shape, e.g. {wrong[:3]})"
-        )
-    model.load_state_dict(source)
-
-
-def _remap_head(source: dict, mine: dict, src: Scheme, dst: Scheme) -> dict:
-    """`source`'s state with its heatmap head's per-point channels (3 x K_src, laid out as score,
-    x offset, y offset blocks) re-indexed to `dst`'s points: a dst point that projects onto a src
-    point takes its channels, any other the channels of the src point whose template position is
-    nearest."""
-    from ..schemes import mean_face
-
-    try:
-        lift = lift_index(src, dst)  # (K_src,) dst index of each src point
-    except ConfigError:
-        lift = None
-    template = mean_face(dst)
-    if template is None:
-        raise ConfigError(f"no mean face of {dst.name} to map {src.name} head channels onto")
-    if lift is not None:
-        anchors = template[lift]  # where each src point sits on the dst template
-    else:
-        raise ConfigError(f"init: cannot map {src.name} points onto {dst.name}")
-    nearest = np.argmin(((template[:, None] - anchors[None]) ** 2).sum(-1), axis=1)
-    nearest[lift] = np.arange(len(lift))
-    out = dict(source)
-    k_src, k_dst = src.num_points, dst.num_points
-    for key, value in source.items():
-        target = mine.get(key)
-        if target is None or target.shape == value.shape or value.shape[0] != 3 * k_src:
-            continue
-        if target.shape[0] != 3 * k_dst:
-            continue
-        blocks = value.reshape(3, k_src, *value.shape[1:])
-        out[key] = blocks[:, torch.as_tensor(nearest)].reshape(3 * k_dst, *value.shape[1:])
-    return out
