@@ -556,7 +556,7 @@ class _Run:
         if not self.cfg.mix:
             return
         path = self.files["log"].with_name("val_parts.csv")
-        rows = [r for r in (read_rows(path) if path.is_file() else []) if int(r["epoch"]) < epoch]
+        rows = [r for r in read_rows(path) if int(r["epoch"]) < epoch]
         for label, r in val["parts"].items():
             rows.append({"epoch": epoch, "dataset": label, "nme": r["nme"], "fr": r["fr@0.10"]})
         with atomic_write(path, "w") as f:

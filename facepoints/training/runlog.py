@@ -54,15 +54,16 @@ def append_log(path: Path, row: dict[str, Any]) -> None:
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV file's rows as dicts of strings (none where the file is missing)."""
+    if not path.is_file():
+        return []
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 
 
 def last_log_row(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    """The log's last row, numbers as floats (empty cells None); {} before the first epoch."""
+    rows = read_rows(path)
     return {k: float(v) if v else None for k, v in rows[-1].items()} if rows else {}
 
 
@@ -79,9 +80,11 @@ def trim_log(path: Path, epochs_done: int) -> None:
     row written after the checkpoint it resumes from is dropped rather than repeated."""
     if not path.is_file():
         return
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done]
+    keep = [
+        r
+        for r in read_rows(path)
+        if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done
+    ]
     with atomic_write(path, "w") as f:
         w = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
         w.writeheader()
