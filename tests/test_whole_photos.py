@@ -58,3 +58,27 @@ def test_landmarker_gives_the_scheme_asked_for(cuhk_root):
     np.testing.assert_allclose(p5, project(p68, "ibug68", "cuhk5"), atol=1e-3)
     with pytest.raises(ConfigError, match="cannot give"):
         FaceLandmarker("cuhk5-resnet", scheme="wflw98")
+
+
+def test_point_groups_on_the_faces_every_source_found(w300_root):
+    from facepoints.evaluation.wild import format_whole
+    from facepoints.schemes import get_scheme
+
+    r = run_whole(["dense68", "cuhk5-fast"], "300w", "test", data_root=str(w300_root),
+                  peers=[], max_photos=6, progress=False, compare="cuhk5")  # fmt: skip
+    five = {row["name"]: row for row in r["rows"]}
+    assert all(row["groups_faces"] <= row["found"] for row in five.values())
+    assert "per point group" not in format_whole(r)  # 5 points: no groups table
+    r = run_whole(["dense68"], "300w", "test", data_root=str(w300_root), peers=[],
+                  max_photos=6, progress=False)  # fmt: skip
+    row = r["rows"][0]
+    groups = get_scheme("ibug68").groups
+    assert set(row["groups"]) == set(groups) | {"all"} and "_errors" not in row
+    # with one source, its common faces are its found faces: "all" is the NME column, and the
+    # groups' point-weighted mean is "all" again
+    assert row["groups_faces"] == row["found"]
+    assert abs(row["groups"]["all"] - row["nme"]) < 1e-9
+    mean = sum(row["groups"][g] * len(idx) for g, idx in groups.items()) / 68
+    assert abs(mean - row["groups"]["all"]) < 1e-9
+    assert row["groups"]["contour"] > row["groups"]["eyes"]  # the jaw line is the vaguest
+    assert "NME per point group on the" in format_whole(r)

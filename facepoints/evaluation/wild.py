@@ -74,6 +74,7 @@ def run_whole(
             rows.append(src)
             continue
         rows.append(_score(src, records, photos, progress, compare))
+    _add_groups(rows)
     return {
         "rows": rows,
         "faces": len(records),
@@ -118,7 +119,7 @@ def format_whole(result: dict[str, Any]) -> str:
                 f"{r['ms_per_photo']:.0f}",
             ]
         )
-    text = _markdown(header, body)
+    text = _markdown(header, body) + _groups_table(result["rows"])
     attrs = next((r["attributes"] for r in result["rows"] if r.get("attributes")), None)
     if attrs:
         names = list(attrs)
@@ -231,7 +232,7 @@ def _score(
     from ..inference.boxes import box_from_points
     from ..io import load_image
     from .evaluate import common_scheme
-    from .metrics import summarize
+    from .metrics import normalising_distance, point_errors, summarize
 
     scheme = get_scheme(compare) if compare else common_scheme(src.scheme, records.scheme)
     truth = project(records.points, records.scheme, scheme)
@@ -260,7 +261,12 @@ def _score(
     s = summarize(pred[found], truth[found], scheme, thresholds=(_THRESHOLD,))
     per_face = np.full(len(records), np.inf)
     per_face[found] = s["per_face"]
+    errors = np.full(truth.shape[:2], np.nan)  # (N, K) point errors over the eye distance
+    if found.any():
+        d = normalising_distance(truth[found], scheme)
+        errors[found] = point_errors(pred[found], truth[found]) / d[:, None]
     row: dict[str, Any] = {
+        "_errors": errors,
         "name": src.name,
         "status": "ok",
         "notes": src.notes,
@@ -284,6 +290,38 @@ def _score(
             for name, flags in records.attributes.items()
         }
     return row
+
+
+def _add_groups(rows: list[dict[str, Any]]) -> None:
+    """Each scored row's NME per point group (the scheme's groups, and all points) on the faces
+    that every scored source found, so that a source that skips hard faces gains nothing here;
+    drops the rows' per-point errors."""
+    scored = [r for r in rows if r.get("status") == "ok"]
+    if not scored:
+        return
+    common = np.logical_and.reduce([np.isfinite(r["_errors"]).all(axis=1) for r in scored])
+    for r in scored:
+        errors = r.pop("_errors")[common]
+        groups = dict(get_scheme(r["scheme"]).groups)
+        groups["all"] = tuple(range(errors.shape[1]))
+        r["groups_faces"] = int(common.sum())
+        r["groups"] = {
+            g: float(errors[:, list(idx)].mean()) if len(errors) else float("nan")
+            for g, idx in groups.items()
+        }
+
+
+def _groups_table(rows: list[dict[str, Any]]) -> str:
+    """The per-group table of the rows `_add_groups` filled ("" for 5-point schemes, whose
+    groups are single points or pairs)."""
+    scored = [r for r in rows if r.get("groups")]
+    if not scored or get_scheme(scored[0]["scheme"]).num_points <= 5:
+        return ""
+    scored = [r for r in scored if r["scheme"] == scored[0]["scheme"]]  # one scheme's columns
+    names = list(scored[0]["groups"])
+    body = [[r["name"]] + [f"{r['groups'][g]:.2%}" for g in names] for r in scored]
+    title = f"NME per point group on the {scored[0]['groups_faces']} faces every source found"
+    return f"\n\n{title}:\n\n" + _markdown(["Source"] + names, body)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
