@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from facepoints.data import read_dataset  # noqa: E402
 from facepoints.data.w300 import SPLITS as W300_SPLITS  # noqa: E402
-from facepoints.data.w300 import read_pts  # noqa: E402
+from facepoints.data.w300 import read_pts, write_pts  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -73,10 +73,7 @@ def pack_300w(src: Path, dst: Path, side: int, quality: int) -> None:
             img = Image.open(pts_file.with_suffix(".jpg"))
             scale = min(1.0, side / max(img.size))
             _save(img, scale, dst / folder / f"{pts_file.stem}.jpg", quality)
-            pts = _scale_points(read_pts(pts_file), min(scale, 1.0)) + 1  # .pts count from 1
-            lines = [f"{x:.3f} {y:.3f}" for x, y in pts]
-            text = f"version: 1\nn_points:  {len(pts)}\n{{\n" + "\n".join(lines) + "\n}\n"
-            (dst / folder / pts_file.name).write_text(text)
+            write_pts(dst / folder / pts_file.name, _scale_points(read_pts(pts_file), scale))
 
 
 def pack_wflw(src: Path, dst: Path, side: int, quality: int) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from facepoints.data import detect_dataset, read_dataset
 from facepoints.data.stats import compute_stats
-from facepoints.data.w300 import PTS_ORIGIN, read_pts, read_pts_folders
+from facepoints.data.w300 import PTS_ORIGIN, read_pts, read_pts_folders, write_pts
 from facepoints.errors import DataError
 from facepoints.io import load_image
 from facepoints.schemes import IBUG68
@@ -135,3 +135,12 @@ def test_five_point_views_for_five_point_models(w300_root, wflw_root):
     assert roots == {"../shared/data/300w", "runs/300w-turned"}
     first = json.loads((root / "recipes" / "cuhk5-fast-cuhk.json").read_text())
     assert first["dataset"] == "cuhk5" and not first.get("mix") and not first.get("init")
+
+
+def test_write_pts_is_read_back_the_same(tmp_path, w300_root):
+    src = sorted((w300_root / "helen" / "testset").glob("*.pts"))[0]
+    pts = read_pts(src)
+    write_pts(tmp_path / "face.pts", pts)
+    assert not list(tmp_path.glob("*.tmp"))
+    np.testing.assert_allclose(read_pts(tmp_path / "face.pts"), pts, atol=1e-3)
+    assert (tmp_path / "face.pts").read_text().startswith("version: 1\nn_points: 68\n{\n")

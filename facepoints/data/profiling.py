@@ -265,7 +265,7 @@ def write_turned(
     (`outline_jaw`), which lets the yaw go to `MAX_YAW_OUTLINE` instead of `MAX_YAW`.
     Files are written whole (a temporary name, then renamed). Returns the faces written."""
     from ..io import load_image
-    from .w300 import PTS_ORIGIN, SPLITS
+    from .w300 import SPLITS
 
     most = MAX_YAW_OUTLINE if outline else MAX_YAW
     if not 0 <= yaw_range[0] <= yaw_range[1] <= most:
@@ -315,7 +315,7 @@ def write_turned(
             crop, q = crop_around(turned, q)
             if not _inside(q, crop.shape, _MAX_OUTSIDE):
                 continue  # turned out of the photo's frame
-            _write_face(crop, q + PTS_ORIGIN, name)
+            _write_face(crop, q, name)
             written += 1
     return written
 
@@ -356,12 +356,11 @@ def _write_face(image: np.ndarray, pts: np.ndarray, name: Path) -> None:
     last: a face counts as made once it has one)."""
     import cv2
 
+    from .w300 import write_pts
+
     jpg, pts_file = name.with_suffix(".jpg"), name.with_suffix(".pts")
     tmp = jpg.with_name(jpg.stem + ".tmp.jpg")
     if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise OSError(f"{tmp}: cannot write the image")
     os.replace(tmp, jpg)
-    body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts)
-    tmp_pts = pts_file.with_name(pts_file.name + ".tmp")
-    tmp_pts.write_text(f"version: 1\nn_points: {len(pts)}\n{{\n{body}\n}}\n")
-    os.replace(tmp_pts, pts_file)
+    write_pts(pts_file, pts)

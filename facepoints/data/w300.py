@@ -9,6 +9,7 @@ the box the landmark models are trained on and that the detectors' maps produce.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from ..schemes import get_scheme
 from .lines import check_points
 from .records import BadLine, FaceRecords
 
-__all__ = ["SPLITS", "read_pts", "read_pts_folders", "read_300w", "PTS_ORIGIN"]
+__all__ = ["SPLITS", "read_pts", "write_pts", "read_pts_folders", "read_300w", "PTS_ORIGIN"]
 
 # split -> folders under the 300-W root (HELEN's and AFW's faces as 300-W distributes them)
 SPLITS = {
@@ -89,6 +90,16 @@ def read_pts(path: str | Path) -> np.ndarray:
     if declared is not None and declared != len(rows):
         raise DataError(path, f"n_points says {declared}, the file holds {len(rows)} points")
     return np.asarray(rows, dtype=np.float32) - PTS_ORIGIN
+
+
+def write_pts(path: str | Path, points: np.ndarray) -> None:
+    """Write (K, 2) points (counted from pixel centre 0, as `read_pts` gives them) as a `.pts`
+    file with its header, through a temporary name and a rename."""
+    path = Path(path)
+    body = "\n".join(f"{x:.3f} {y:.3f}" for x, y in np.asarray(points, np.float64) + PTS_ORIGIN)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n")
+    os.replace(tmp, path)
 
 
 def read_pts_folders(
