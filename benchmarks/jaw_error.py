@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 W300 = ROOT.parent / "shared" / "data" / "300w"
 
 from facepoints.data import read_dataset  # noqa: E402
+from facepoints.evaluation.metrics import normalising_distance, point_errors  # noqa: E402
 from facepoints.schemes import get_scheme  # noqa: E402
 
 S = get_scheme("ibug68")
@@ -51,26 +52,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def test_along_across(model: str) -> None:
     from facepoints.evaluation import wild
-    from facepoints.inference.boxes import box_from_points
-    from facepoints.io import load_image
 
     rec = read_dataset("300w", "test", data_root=str(W300))
-    truth = rec.points.astype(np.float64)
-    true_boxes = box_from_points(truth, S)
+    photos = sorted({str(p) for p in rec.images})
     sources = {model: wild._model_source(model, None, S.name), "dlib": wild._peer_source("dlib68")}
-    sources = {k: v for k, v in sources.items() if not isinstance(v, dict)}
-    pred = {k: np.full(truth.shape, np.nan) for k in sources}
-    for i, photo in enumerate(rec.images):
-        rgb = load_image(photo)
-        for k, src in sources.items():
-            faces = src.run(rgb)
-            if faces:
-                pts = np.stack([np.asarray(f, np.float64) for f in faces])
-                m = wild.match_predictions(box_from_points(pts, S), true_boxes[i : i + 1])
-                if m[0] >= 0:
-                    pred[k][i] = pts[m[0]]
+    pred = {
+        k: wild.whole_photo_points(src, rec, photos, S)[0]
+        for k, src in sources.items()
+        if not isinstance(src, dict)  # a peer that is not installed
+    }
     both = np.logical_and.reduce([np.isfinite(v).all(axis=(1, 2)) for v in pred.values()])
-    t = truth[both]
+    t = rec.points[both].astype(np.float64)
     print(f"300-W test, whole photos, the {both.sum()} faces every source found; jaw-line error")
     print("over the eye distance, split along and across the human jaw line:\n")
     print("| source | jaw | along the line | across it |")
@@ -82,7 +74,7 @@ def test_along_across(model: str) -> None:
 
 
 def _along_across(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
-    iod = np.linalg.norm(truth[:, LEFT] - truth[:, RIGHT], axis=1)
+    iod = normalising_distance(truth, S)
     total, along, across = [], [], []
     for k, j in enumerate(JAW):
         a, b = truth[:, JAW[max(k - 1, 0)]], truth[:, JAW[min(k + 1, len(JAW) - 1)]]
@@ -126,8 +118,7 @@ def validation_respacing(model: str) -> None:
 
 def _nme(pred: np.ndarray, truth: np.ndarray) -> str:
     """The table cells: NME and jaw NME over the outer eye corners' distance."""
-    iod = np.linalg.norm(truth[:, LEFT] - truth[:, RIGHT], axis=1)
-    e = np.linalg.norm(pred - truth, axis=2) / iod[:, None]
+    e = point_errors(pred, truth) / normalising_distance(truth, S)[:, None]
     return f"{e.mean():.2%} | {e[:, JAW].mean():.2%}"
 
 

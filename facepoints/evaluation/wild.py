@@ -24,7 +24,14 @@ import numpy as np
 from ..errors import ConfigError
 from ..schemes import Scheme, get_scheme, project
 
-__all__ = ["WHOLE_PEERS", "MATCH_IOU", "run_whole", "format_whole", "match_predictions"]
+__all__ = [
+    "WHOLE_PEERS",
+    "MATCH_IOU",
+    "run_whole",
+    "format_whole",
+    "match_predictions",
+    "whole_photo_points",
+]
 
 MATCH_IOU = 0.3
 WHOLE_PEERS = ("dlib68", "mediapipe")
@@ -226,18 +233,17 @@ def _mediapipe_source() -> _Source | dict:
 # --- scoring ------------------------------------------------------------------------------------
 
 
-def _score(
-    src: _Source, records, photos: list[str], progress: bool, compare: str | None = None
-) -> dict[str, Any]:
+def whole_photo_points(
+    src: _Source, records, photos: list[str], scheme: Scheme, progress: bool = False
+) -> tuple[np.ndarray, list[float]]:
+    """Each labelled face's points (N, K, 2) in `scheme` from `src` run on its whole photo
+    (NaN where no predicted face matches it: `match_predictions`), and the seconds each photo
+    took."""
     from ..inference.boxes import box_from_points
     from ..io import load_image
-    from .evaluate import common_scheme
-    from .metrics import normalising_distance, point_errors, summarize
 
-    scheme = get_scheme(compare) if compare else common_scheme(src.scheme, records.scheme)
-    truth = project(records.points, records.scheme, scheme)
     true_boxes = box_from_points(records.points, records.scheme)
-    pred = np.full(truth.shape, np.nan, dtype=np.float64)
+    pred = np.full((len(records), scheme.num_points, 2), np.nan, dtype=np.float64)
     by_photo: dict[str, list[int]] = {}
     for i, p in enumerate(records.images):
         by_photo.setdefault(str(p), []).append(i)
@@ -252,11 +258,22 @@ def _score(
             continue
         pts = np.stack([np.asarray(f, dtype=np.float64) for f in faces])
         pts = project(pts, src.scheme, scheme)
-        boxes = box_from_points(pts, scheme)
-        m = match_predictions(boxes, true_boxes[idx])
+        m = match_predictions(box_from_points(pts, scheme), true_boxes[idx])
         for j, k in enumerate(m):
             if k >= 0:
                 pred[idx[j]] = pts[k]
+    return pred, times
+
+
+def _score(
+    src: _Source, records, photos: list[str], progress: bool, compare: str | None = None
+) -> dict[str, Any]:
+    from .evaluate import common_scheme
+    from .metrics import normalising_distance, point_errors, summarize
+
+    scheme = get_scheme(compare) if compare else common_scheme(src.scheme, records.scheme)
+    truth = project(records.points, records.scheme, scheme)
+    pred, times = whole_photo_points(src, records, photos, scheme, progress)
     found = np.isfinite(pred).all(axis=(1, 2))
     s = summarize(pred[found], truth[found], scheme, thresholds=(_THRESHOLD,))
     per_face = np.full(len(records), np.inf)
