@@ -2,8 +2,9 @@
 # Rerun every figure the docs give for dense98, after it is shipped again (its card, README,
 # docs/dense.md, docs/speed.md, docs/benchmark.md, docs/analysis.md), in two lanes of one
 # thread each, outputs in OUT (default runs/dense98-figures): one .txt per command, named in
-# the list below. Some commands also rewrite their table under benchmarks/results/ and the
-# eye CNN (facepoints/analysis/eyes_cnn.safetensors, refitted along dense98's points).
+# the list below. Some commands also rewrite their table under benchmarks/results/, the
+# eye CNN (facepoints/analysis/eyes_cnn.safetensors, refitted along dense98's points) and the
+# figure that shows its openness (docs/analysis_demo.jpg).
 #
 #   sh scripts/dense98_figures.sh [OUT] [PREVIOUS]
 #
@@ -53,6 +54,7 @@ validation_lane() {  # validation faces: what choices are made on
     $P benchmarks/analysis_openness.py --fit-eyes-cnn --model dense98 > "$OUT/eyescnn.txt" 2>&1
     $P benchmarks/analysis_openness.py --model dense98 > "$OUT/openness.txt" 2>&1
     $P benchmarks/analysis_blinks.py --model dense68 --faces 20 > "$OUT/blinks.txt" 2>&1
+    $P benchmarks/analysis_demo.py --out docs/analysis_demo.jpg > "$OUT/analysis_demo.txt" 2>&1  # its openness reads the eye CNN
 }
 
 test_lane &

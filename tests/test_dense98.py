@@ -108,6 +108,7 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage8",
         "dense98-stage9",
         "dense98-stage10",
+        "dense98-stage11",
         "dense98",
     )
     for stage in stages:
@@ -129,6 +130,7 @@ def test_card_states_data_terms_recipe_and_figures():
         "dense98-stage8": "dense98",
         "dense98-stage9": "dense98",
         "dense98-stage10": "dense98",
+        "dense98-stage11": "dense98",
         "dense98": "dense98",
     }
     # the made folders the last three stages draw from are made by commands the card states
