@@ -29,7 +29,7 @@ __all__ = ["Blink", "BlinkDetector", "find_blinks", "DEFAULT_THRESHOLD", "POINTS
 # synthetic blinks of 300-W training faces with dense68: for eye openness read from the points and
 # the eye patches (`face_eyes(face, image)`), and from the points alone, whose eyelids close only
 # 10-25% on a painted-shut eye (a model with sharper eyelids should choose again)
-DEFAULT_THRESHOLD = 0.85
+DEFAULT_THRESHOLD = 0.88
 POINTS_THRESHOLD = 0.97
 _REOPEN = 0.25  # hysteresis: open again above threshold + this share of the gap up to the baseline
 
