@@ -1,10 +1,11 @@
 #!/bin/sh
 # Rerun every figure the docs give for dense98, after it is shipped again (its card, README,
-# docs/dense.md, docs/speed.md, docs/benchmark.md, docs/analysis.md), in two lanes of one
-# thread each, outputs in OUT (default runs/dense98-figures): one .txt per command, named in
-# the list below. Some commands also rewrite their table under benchmarks/results/, the
+# docs/dense.md, docs/speed.md, docs/benchmark.md, docs/analysis.md, docs/training.md), in two
+# lanes of one thread each, outputs in OUT (default runs/dense98-figures): one .txt per command,
+# named in the list below. Some commands also rewrite their table under benchmarks/results/, the
 # eye CNN (facepoints/analysis/eyes_cnn.safetensors, refitted along dense98's points) and the
-# figure that shows its openness (docs/analysis_demo.jpg).
+# figure that shows its openness (docs/analysis_demo.jpg). The turned copies of the 300-W
+# validation faces are made first where they are missing.
 #
 #   sh scripts/dense98_figures.sh [OUT] [PREVIOUS]
 #
@@ -38,6 +39,10 @@ test_lane() {  # test faces: report only
     $F bench --data-root ../shared/data/cuhk5 --no-progress --out runs/bench > "$OUT/bench.txt" 2>&1
 }
 
+# the turned copies of the 300-W validation faces the validation tables read (made once)
+[ -d runs/300w-turned-val ] || $F data turn --data-root ../shared/data/300w --of validation --out runs/300w-turned-val --no-progress
+[ -d runs/300w-profile-val ] || $F data turn --data-root ../shared/data/300w --of validation --yaw 45,75 --outline --out runs/300w-profile-val --no-progress
+
 validation_lane() {  # validation faces: what choices are made on
     $P benchmarks/validation_whole.py $PREV dense98 --mirror --compare ibug68 --sets "$SETS68" > "$OUT/val68.txt" 2>&1
     $P benchmarks/validation_whole.py $PREV dense98 --mirror --compare cuhk5 --sets CUHK > "$OUT/val5.txt" 2>&1
@@ -49,6 +54,7 @@ validation_lane() {  # validation faces: what choices are made on
     $P benchmarks/mirror_test.py --model dense98 > "$OUT/mirror.txt" 2>&1
     $P benchmarks/mirror_test.py --model dense98 --tta > "$OUT/tta.txt" 2>&1
     $P benchmarks/mirror_test.py --model dense98 --tta --precision int8 --out "$OUT/tta_int8.md" > "$OUT/tta_int8.txt" 2>&1
+    $P benchmarks/decode_vote.py dense98 > "$OUT/vote.txt" 2>&1  # docs/training.md's dense98 rows
     $P benchmarks/speed_refine.py --models dense98 --detectors > "$OUT/refine5.txt" 2>&1
     $P benchmarks/speed_refine.py --models dense98 --detectors --dataset 300w > "$OUT/refine68.txt" 2>&1
     $P benchmarks/analysis_openness.py --fit-eyes-cnn --model dense98 > "$OUT/eyescnn.txt" 2>&1
