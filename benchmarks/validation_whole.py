@@ -64,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", help="comma-separated labels of the sets (default: the first three)")
     p.add_argument("--mirror", action="store_true", help="every model averaged with its mirror")
     p.add_argument("--tta", action="store_true", help="every model averaged over box scales")
+    p.add_argument("--no-parts", action="store_true", help="models without part refiners")
     p.add_argument("--precision", default="float32", help="float32, or int8 (shipped int8 files)")
     a = p.parse_args(argv)
     sets = [s for s in SETS if (s[4] is None if a.sets is None else s[0] in a.sets.split(","))]
 
     from facepoints import FaceLandmarker
     from facepoints.data import read_dataset
+    from facepoints.errors import ConfigError
     from facepoints.evaluation.metrics import nme_per_face
     from facepoints.evaluation.wild import _model_source, _score
     from facepoints.io import load_image
@@ -88,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         photos = sorted({str(x) for x in val.images})
         truth = project(val.points, val.scheme, compare)
         for model in a.models:
-            src = _model_source(model, None, mirror=mirror, precision=a.precision, tta=a.tta)
+            parts = False if a.no_parts else None
+            try:  # the points of the compared scheme where the model has them (dense98's blocks)
+                src = _model_source(model, None, compare.name, mirror, a.precision, a.tta, parts)
+            except ConfigError:
+                src = _model_source(model, None, None, mirror, a.precision, a.tta, parts)
             row = _score(src, val, photos, False, compare.name)
             lm = FaceLandmarker(
                 model,
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 mirror=mirror,
                 precision=a.precision,
                 tta=a.tta,
+                parts=parts,
             )
             pred = np.stack(
                 [

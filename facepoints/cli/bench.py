@@ -103,6 +103,11 @@ def register(sub) -> None:
         action="store_true",
         help="--whole-photos: the models averaged over box scales (FaceLandmarker tta=True)",
     )
+    p.add_argument(
+        "--no-parts",
+        action="store_true",
+        help="--whole-photos: the models without their part refiners (FaceLandmarker parts=False)",
+    )
     p.set_defaults(handler=_bench)
 
 
@@ -172,6 +177,7 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         compare=a.compare,
         precision=a.precision,
         tta=a.tta,
+        parts=False if a.no_parts else None,
     )
     title = (
         f"{a.dataset} {a.split}: {result['faces']} labelled faces on {result['photos']} whole "

@@ -50,6 +50,39 @@ def register(sub) -> None:
             p.add_argument(flag, dest=f.name, default=None, metavar="V", help=f"(default {shown})")
     p.set_defaults(handler=_train)
 
+    q = sub.add_parser(
+        "train-parts",
+        help="train part refiners for a dense model (resumable)",
+        description="Train the part refiners of a recipe (facepoints.inference.parts: one small "
+        "network per part of the face, on patches cut around the human points), each part's "
+        "blend chosen on the base model's points of the validation faces. The run folder gets "
+        "config.json, PART.csv and PART.pt per part, parts.safetensors and report.json. Run the "
+        "same command again to continue a run that was stopped; finished parts are kept.",
+    )
+    q.add_argument("--config", required=True, help="the recipe (e.g. recipes/dense98-parts.json)")
+    q.add_argument("--out", required=True, help="run folder")
+    q.add_argument("--threads", type=int, help="CPU threads (default: the recipe's)")
+    q.set_defaults(handler=_train_parts)
+
+
+def _train_parts(a: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..training.parts import PartsConfig, train_parts
+    from ..training.runlock import run_lock
+
+    try:
+        d = json.loads(Path(a.config).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{a.config}: cannot read the recipe ({e})") from None
+    if a.threads is not None:
+        if a.threads < 1:
+            raise ConfigError(f"--threads must be >= 1, got {a.threads}")
+        d["threads"] = a.threads
+    cfg = PartsConfig.from_dict(d)
+    with run_lock(a.out):
+        train_parts(cfg, a.out, say=lambda m: print(m, flush=True))
+    return 0
+
 
 def _train(a: argparse.Namespace) -> int:
     import warnings

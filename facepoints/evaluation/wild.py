@@ -59,11 +59,12 @@ def run_whole(
     compare: str | None = None,
     precision: str = "float32",
     tta: bool = False,
+    parts: bool | None = None,
 ) -> dict[str, Any]:
     """Run each source on every photo of the split once and score it against the labels; returns
     {"rows": [...], "faces": N, "photos": P, ...}. `scheme`: the points facepoints models give
     (None: their own); `compare`: the scheme every source and the labels are compared in (None:
-    the one each source shares with the labels); `precision`, `tta`: the models'
+    the one each source shares with the labels); `precision`, `tta`, `parts`: the models'
     (`FaceLandmarker`)."""
     from ..data import read_dataset
 
@@ -73,7 +74,10 @@ def run_whole(
         photos = photos[:max_photos]
         keep = np.array([str(p) in set(photos) for p in records.images])
         records = records.subset(np.flatnonzero(keep))
-    sources = [_model_source(m, detector, scheme, precision=precision, tta=tta) for m in models]
+    sources = [
+        _model_source(m, detector, scheme, precision=precision, tta=tta, parts=parts)
+        for m in models
+    ]
     sources += [_peer_source(p) for p in peers]
     rows = []
     for src in sources:
@@ -159,6 +163,7 @@ def _model_source(
     mirror: bool | None = None,
     precision: str = "float32",
     tta: bool = False,
+    parts: bool | None = None,
 ) -> _Source:
     from ..inference.landmarker import FaceLandmarker
 
@@ -170,6 +175,7 @@ def _model_source(
         mirror=mirror,
         precision=precision,
         tta=tta,
+        parts=parts,
     )
 
     def run(rgb: np.ndarray) -> list[np.ndarray]:
@@ -178,6 +184,7 @@ def _model_source(
     det = detector or "default detector"
     name = str(spec) if precision == "float32" else f"{spec} ({precision})"
     name += " (tta)" if tta else ""
+    name += " (no parts)" if parts is False else ""
     return _Source(name, lm.scheme, run, notes=f"{det}, {lm.backend}")
 
 
