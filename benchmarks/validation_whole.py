@@ -64,14 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", help="comma-separated labels of the sets (default: the first three)")
     p.add_argument("--mirror", action="store_true", help="every model averaged with its mirror")
     p.add_argument("--tta", action="store_true", help="every model averaged over box scales")
-    p.add_argument("--no-parts", action="store_true", help="models without part refiners")
+    p.add_argument(
+        "--scheme",
+        help="the points the models give on whole photos (default: their own; e.g. ibug68 for "
+        "dense98's 300-W block, as `bench --scheme ibug68`); given boxes: the compared scheme",
+    )
+    p.add_argument("--parts", action="store_true", help="models with their part refiners")
     p.add_argument("--precision", default="float32", help="float32, or int8 (shipped int8 files)")
     a = p.parse_args(argv)
     sets = [s for s in SETS if (s[4] is None if a.sets is None else s[0] in a.sets.split(","))]
 
     from facepoints import FaceLandmarker
     from facepoints.data import read_dataset
-    from facepoints.errors import ConfigError
     from facepoints.evaluation.metrics import nme_per_face
     from facepoints.evaluation.wild import _model_source, _score
     from facepoints.io import load_image
@@ -90,11 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         photos = sorted({str(x) for x in val.images})
         truth = project(val.points, val.scheme, compare)
         for model in a.models:
-            parts = False if a.no_parts else None
-            try:  # the points of the compared scheme where the model has them (dense98's blocks)
-                src = _model_source(model, None, compare.name, mirror, a.precision, a.tta, parts)
-            except ConfigError:
-                src = _model_source(model, None, None, mirror, a.precision, a.tta, parts)
+            parts = True if a.parts else None
+            src = _model_source(model, None, a.scheme, mirror, a.precision, a.tta, parts)
             row = _score(src, val, photos, False, compare.name)
             lm = FaceLandmarker(
                 model,

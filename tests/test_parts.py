@@ -26,7 +26,6 @@ SHARED = REPO.parent / "shared" / "data"
 W300 = SHARED / "300w"
 S68 = get_scheme("ibug68")
 EYE = PartSpec("eye", tuple(f"eye_left_{i}" for i in range(6)), 0.75, 48)
-SHIPPED = REPO / "facepoints" / "weights" / "dense98-parts.safetensors"
 NOSE = PartSpec("nose", tuple(S68.names[i] for i in S68.groups["nose"]), 1.0, 56)
 
 
@@ -77,7 +76,6 @@ def test_unknown_point_name_is_one_clear_error():
 
 
 @pytest.mark.skipif(not W300.is_dir(), reason="needs ../shared/data/300w")
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="WIP: dense98-parts not shipped yet")
 def test_shipped_refiners_lower_dense98_error_on_validation_faces():
     """dense98's 68 points on held-out 300-W training faces (never test faces), with and
     without the shipped refiners, through the public landmarker."""
@@ -86,8 +84,8 @@ def test_shipped_refiners_lower_dense98_error_on_validation_faces():
     from facepoints.io import load_image
 
     val = read_dataset("300w", "train", W300).split(0.1, 0)[1].subset(slice(0, 40))
-    plain = FaceLandmarker("dense98", scheme="ibug68", parts=False)
-    refined = FaceLandmarker("dense98", scheme="ibug68")
+    plain = FaceLandmarker("dense98", scheme="ibug68")
+    refined = FaceLandmarker("dense98", scheme="ibug68", parts=True)
     assert refined._parts is not None and plain._parts is None
     errs = []
     for lm in (plain, refined):
@@ -98,11 +96,12 @@ def test_shipped_refiners_lower_dense98_error_on_validation_faces():
     assert errs[1] < errs[0] - 0.0005, errs
 
 
-@pytest.mark.skipif(not SHIPPED.is_file(), reason="WIP: dense98-parts not shipped yet")
 def test_refiners_only_where_they_apply():
     from facepoints import FaceLandmarker
 
-    assert FaceLandmarker("dense98")._parts is None  # 98 points asked: not the refiners' markup
+    assert FaceLandmarker("dense98", scheme=68)._parts is None  # off unless asked for
+    with pytest.raises(ConfigError, match="refines ibug68 points, not wflw98"):
+        FaceLandmarker("dense98", parts=True)  # 98 points asked: not the refiners' markup
     with pytest.raises(ConfigError, match="no shipped part refiners"):
         FaceLandmarker("cuhk5-fast", parts=True)
     r = PartRefiner("dense98-parts")

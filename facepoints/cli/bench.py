@@ -104,9 +104,9 @@ def register(sub) -> None:
         help="--whole-photos: the models averaged over box scales (FaceLandmarker tta=True)",
     )
     p.add_argument(
-        "--no-parts",
+        "--parts",
         action="store_true",
-        help="--whole-photos: the models without their part refiners (FaceLandmarker parts=False)",
+        help="--whole-photos: the models with their part refiners (FaceLandmarker parts=True)",
     )
     p.set_defaults(handler=_bench)
 
@@ -177,7 +177,7 @@ def _whole(a: argparse.Namespace, models: list, peers: list) -> int:
         compare=a.compare,
         precision=a.precision,
         tta=a.tta,
-        parts=False if a.no_parts else None,
+        parts=True if a.parts else None,
     )
     title = (
         f"{a.dataset} {a.split}: {result['faces']} labelled faces on {result['photos']} whole "

@@ -66,6 +66,14 @@ def register(sub) -> None:
         "time (auto: on for dense98)",
     )
     p.add_argument(
+        "--parts",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="look again at each part of the face (eyes, brows, mouth, jaw) on finer patches "
+        "and blend the part refiners' points in (on: dense98 with --scheme 68; auto: off for "
+        "every shipped model so far)",
+    )
+    p.add_argument(
         "--tta",
         action="store_true",
         help="also cut each face at four more box scales and average the five (on the last "
@@ -117,8 +125,14 @@ def _predict(a: argparse.Namespace) -> int:
     )
     boxes = read_boxes(Path(a.boxes_from)) if a.boxes_from else None
     mirror = {"auto": None, "on": True, "off": False}[a.mirror]
+    parts = {"auto": None, "on": True, "off": False}[a.parts]
     lm = landmarker_from_args(
-        a, refine=False if a.no_refine else "auto", scheme=a.scheme, mirror=mirror, tta=a.tta
+        a,
+        refine=False if a.no_refine else "auto",
+        scheme=a.scheme,
+        mirror=mirror,
+        tta=a.tta,
+        parts=parts,
     )
     summary = predict_inputs(
         lm,

@@ -184,7 +184,7 @@ def _model_source(
     det = detector or "default detector"
     name = str(spec) if precision == "float32" else f"{spec} ({precision})"
     name += " (tta)" if tta else ""
-    name += " (no parts)" if parts is False else ""
+    name += " (parts)" if parts else ""
     return _Source(name, lm.scheme, run, notes=f"{det}, {lm.backend}")
 
 

@@ -58,10 +58,12 @@ TTA_SCALES: tuple[float, ...] = (0.88, 0.94, 1.0, 1.06, 1.12)
 # thread and 11.2 ms on two cores (benchmarks/threads_default.py); the small models gain little
 # (dense68 1.39 -> 1.21 ms) and stay on one, where many landmarkers in one process lose nothing
 PARALLEL_BY_DEFAULT: frozenset[str] = frozenset({"dense98"})
-# parts=None: the shipped models whose points a part refiner looks at again, where the scheme
-# asked for is the refiner's (inference.parts; on 300-W validation faces it takes dense98's 68
-# points from 3.62% to 3.5% NME for about 4 ms a face; facepoints/weights/dense98-parts.md)
-PARTS_BY_DEFAULT: dict[str, str] = {"dense98": "dense98-parts"}
+# parts=True: the part refiners shipped for a model (inference.parts), for the scheme they
+# were trained in. parts=None: on for the models in PARTS_BY_DEFAULT, none so far: dense98's
+# take its 68 points closer to 300-W's labels on 300-W's faces, and further from WFLW's on the
+# WFLW sample's hard faces (facepoints/weights/dense98-parts.md)
+PART_REFINERS: dict[str, str] = {"dense98": "dense98-parts"}
+PARTS_BY_DEFAULT: frozenset[str] = frozenset()
 MAX_DEFAULT_THREADS = 4
 # the smallest face detected, as a share of a photo's longer side (besides `min_face` pixels)
 MIN_FACE_SHARE = 0.01
@@ -114,11 +116,11 @@ class FaceLandmarker:
         in the image, on the last pass: True for `TTA_SCALES` (about 4% lower error for three
         times a detected face's time), a sequence of scales (1.0: the box as it is), or False
         (one scale).
-    parts: look again at each part of a face (eyes, brows, nose, mouth, jaw) on patches cut
-        from the photo at a finer scale and blend the part refiners' points in
-        (`inference.parts`): None: where the model has shipped refiners for the scheme asked
-        for (`PARTS_BY_DEFAULT`: dense98's 68 points), True: required, False: off, or a
-        refiner file."""
+    parts: look again at each part of a face (eyes, brows, mouth, jaw) on patches cut from
+        the photo at a finer scale and blend the part refiners' points in (`inference.parts`):
+        True: the model's shipped refiners (`PART_REFINERS`: dense98's, for its 68 points),
+        required; None: on for the models in `PARTS_BY_DEFAULT` (none so far) where the scheme
+        asked for is the refiners'; False: off; or a refiner file."""
 
     def __init__(
         self,
@@ -257,7 +259,10 @@ class FaceLandmarker:
         b = _check_boxes(boxes)
         refine = self.refine if refine is None else refine
         if len(b) == 1 and self._refine_mask(refine, None, _ONE_FACE, 1) is None:
-            return self._forward([rgb], _ONE_FACE, b)  # one face, one pass: the commonest call
+            pts, conf = self._forward([rgb], _ONE_FACE, b)  # one face, one pass: the commonest
+            if self._parts is not None:
+                pts = self._parts.refine(rgb, pts)
+            return pts, conf
         pts, conf = self._points([rgb], [b], refine, [False])
         return pts[0], conf[0]
 
@@ -451,20 +456,23 @@ class FaceLandmarker:
         if parts is False:
             return None
         if parts is None or parts is True:
-            name = PARTS_BY_DEFAULT.get(self.name)
+            name = PART_REFINERS.get(self.name)
+            if parts is None and self.name not in PARTS_BY_DEFAULT:
+                return None
             if name is None or not (WEIGHTS_DIR / f"{name}.safetensors").is_file():
                 if parts is True:
                     raise ConfigError(f"model {self.name} has no shipped part refiners")
                 return None
-            refiner = PartRefiner(name, threads=None)
+            refiner = PartRefiner(name, threads=1)
             if refiner.scheme.name != self.scheme.name:
                 if parts is True:
                     raise ConfigError(
-                        f"{name} refines {refiner.scheme.name} points, not {self.scheme.name}"
+                        f"{name} refines {refiner.scheme.name} points, not {self.scheme.name} "
+                        f"(ask for scheme={refiner.scheme.name})"
                     )
                 return None
             return refiner
-        refiner = PartRefiner(parts, threads=None)
+        refiner = PartRefiner(parts, threads=1)
         if refiner.scheme.name != self.scheme.name:
             raise ConfigError(
                 f"{parts} refines {refiner.scheme.name} points, not {self.scheme.name}"

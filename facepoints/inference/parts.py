@@ -201,14 +201,29 @@ def load_part_nets(source: str | Path) -> tuple[dict, list[tuple[PartSpec, torch
 
 class PartRefiner:
     """Moves the points of whole faces by looking again at each part. source: a shipped name
-    or a file written by `save_part_nets`. threads: PyTorch threads while refining (None: as
-    the process has them)."""
+    or a file written by `save_part_nets`. threads: CPU threads while refining (None: ONNX
+    Runtime's default, or as the process has them for PyTorch). backend: "auto" (ONNX Runtime
+    where it is installed: about three times faster on these small networks), "onnx" or
+    "torch"."""
 
-    def __init__(self, source: str | Path = "dense98-parts", threads: int | None = 1):
+    def __init__(
+        self, source: str | Path = "dense98-parts", threads: int | None = 1, backend: str = "auto"
+    ):
+        import importlib.util
+
+        if backend not in ("auto", "onnx", "torch"):
+            raise ConfigError(f"backend must be auto, onnx or torch, not {backend!r}")
         self.info, self.parts = load_part_nets(source)
         self.scheme = get_scheme(self.info["scheme"])
         self.threads = threads
         self._instances = [part_instances(spec, self.scheme) for spec, _ in self.parts]
+        if backend == "auto":
+            backend = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+        self.backend = backend
+        self._runs = [
+            _onnx_run(net, spec.size, threads) if backend == "onnx" else _torch_run(net)
+            for spec, net in self.parts
+        ]
 
     def refine(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Points (N, K, 2) of faces in `image` (RGB, RGBA or grey uint8), in the refiners'
@@ -228,11 +243,13 @@ class PartRefiner:
         good = pts[ok].astype(np.float64)
         new = good.copy()
         n = len(good)
-        with _torch_threads(self.threads), torch.inference_mode():
-            for (spec, net), instances in zip(self.parts, self._instances, strict=True):
+        with _torch_threads(self.threads if self.backend == "torch" else None):
+            for (spec, _), run, instances in zip(
+                self.parts, self._runs, self._instances, strict=True
+            ):
                 mats = [part_matrices(good, idx, mir, spec, self.scheme) for idx, mir in instances]
                 x = cut_patches(grey, np.concatenate(mats), spec.size)
-                y = net(torch.from_numpy(x)).numpy().astype(np.float64) * spec.size
+                y = run(x).astype(np.float64) * spec.size
                 # each reading answers for its own indices: the two eyes of a pair, or the
                 # same nose twice (as it is and mirrored), averaged
                 total = np.zeros_like(good)
@@ -249,6 +266,46 @@ class PartRefiner:
     def __repr__(self) -> str:
         names = ", ".join(s.name for s, _ in self.parts)
         return f"PartRefiner({self.scheme.name}: {names})"
+
+
+def _torch_run(net: torch.nn.Module):
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return net(torch.from_numpy(x)).numpy()
+
+    return run
+
+
+def _onnx_run(net: torch.nn.Module, size: int, threads: int | None):
+    """The network exported to ONNX in memory and run in an ONNX Runtime session."""
+    import io
+    import warnings
+
+    import onnxruntime as ort
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the tracer's notes on the head's constants
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            torch.zeros(2, 1, size, size),
+            buf,
+            input_names=["patches"],
+            output_names=["points"],
+            dynamic_axes={"patches": {0: "n"}, "points": {0: "n"}},
+            dynamo=False,
+        )
+    opts = ort.SessionOptions()
+    opts.inter_op_num_threads = 1
+    if threads is not None:
+        opts.intra_op_num_threads = int(threads)
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run(None, {"patches": x})[0]
+
+    return run
 
 
 def _back(m: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -46,6 +46,9 @@ class PartsConfig:
     scheme: str = "ibug68"
     parts: list[dict] = field(default_factory=list)  # PartSpec fields (blend is chosen here)
     mix: dict[str, dict] = field(default_factory=dict)  # name -> dataset, data_root, split, weight
+    # more validation faces to report (label -> dataset, data_root, split); each part's blend
+    # is chosen on the first dataset's held-out faces alone
+    val_sets: dict[str, dict] = field(default_factory=dict)
     val_fraction: float = 0.1
     seed: int = 0
     width: int = 24
@@ -88,7 +91,11 @@ def train_parts(cfg: PartsConfig, out: str | Path, say=print) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     scheme = get_scheme(cfg.scheme)
     data = _Data(cfg, scheme, say)
-    report: dict[str, Any] = {"base": cfg.base, "val_faces": len(data.val_points), "parts": {}}
+    report: dict[str, Any] = {
+        "base": cfg.base,
+        "val_faces": {v.label: len(v.points) for v in data.val},
+        "parts": {},
+    }
     nets = []
     for d in cfg.parts:
         spec = PartSpec.from_dict(d)
@@ -96,19 +103,21 @@ def train_parts(cfg: PartsConfig, out: str | Path, say=print) -> dict[str, Any]:
         spec = PartSpec(**{**spec.to_dict(), "points": spec.points, "blend": row["blend"]})
         nets.append((spec, net))
         report["parts"][spec.name] = row
-    refined = data.val_points.copy()  # every part from the base points, as PartRefiner does
-    for spec, net in nets:
-        idx = np.concatenate([i for i, _ in part_instances(spec, scheme)])
-        refined[:, idx] = _refine_val(spec, net, scheme, data, data.val_points, spec.blend)[:, idx]
-    report["val_nme_base"] = _nme(data.val_points, data.val_truth, scheme)
-    report["val_nme_refined"] = _nme(refined, data.val_truth, scheme)
+    report["val_nme"] = {}
+    for v in data.val:
+        refined = v.points.copy()  # every part from the base points, as PartRefiner does
+        for spec, net in nets:
+            idx = np.concatenate([i for i, _ in part_instances(spec, scheme)])
+            refined[:, idx] = _refine_val(spec, net, scheme, v, v.points, spec.blend)[:, idx]
+        before, after = _nme(v.points, v.truth, scheme), _nme(refined, v.truth, scheme)
+        report["val_nme"][v.label] = {"base": before, "refined": after}
+        say(
+            f"validation NME, {v.label} ({len(v.points)} faces, {cfg.base}'s points): "
+            f"{before:.3f}% -> {after:.3f}% refined"
+        )
     meta = {"base": cfg.base, "recipe": asdict(cfg), "val": report}
     save_part_nets(out / "parts.safetensors", cfg.scheme, nets, meta)
     _write_atomic(out / "report.json", json.dumps(report, indent=2))
-    say(
-        f"validation NME ({len(data.val_points)} faces, {cfg.base}'s points): "
-        f"{report['val_nme_base']:.3f}% -> {report['val_nme_refined']:.3f}% refined"
-    )
     return report
 
 
@@ -139,9 +148,22 @@ class _Data:
             weights.append(float(part.get("weight", 1.0)))
             say(f"{name}: {len(recs)} training faces")
         self.weights = np.array(weights) / sum(weights)
-        self.val_images = [_grey(p) for p in val.images]
-        self.val_truth = val.points.astype(np.float64)
-        self.val_points = _base_points(cfg, val, scheme)
+        self.val = [_ValSet(names[0], val, scheme, cfg.base)]
+        for label, d in cfg.val_sets.items():
+            recs = read_dataset(d["dataset"], d.get("split", "train"), d["data_root"])
+            self.val.append(_ValSet(label, recs, scheme, cfg.base))
+
+
+class _ValSet:
+    """Validation faces: grey images, human points in the scheme, the base model's points."""
+
+    def __init__(self, label: str, records, scheme, base: str):
+        from ..schemes import project
+
+        self.label = label
+        self.images = [_grey(p) for p in records.images]
+        self.truth = project(records.points, records.scheme, scheme).astype(np.float64)
+        self.points = _base_points(base, records, scheme)
 
 
 def _train_part(cfg, spec: PartSpec, scheme, data: _Data, out: Path, say):
@@ -149,6 +171,7 @@ def _train_part(cfg, spec: PartSpec, scheme, data: _Data, out: Path, say):
 
     state_file, log_file = out / f"{spec.name}.pt", out / f"{spec.name}.csv"
     instances = part_instances(spec, scheme)
+    torch.manual_seed(cfg.seed * 100003 + _name_seed(spec.name))  # the network's start
     net = create_model(
         "resnet",
         num_points=len(spec.points),
@@ -173,7 +196,7 @@ def _train_part(cfg, spec: PartSpec, scheme, data: _Data, out: Path, say):
         rng.bit_generator.state = st["rng"]
         step, elapsed, row = st["step"], st["elapsed_s"], st.get("row")
         if row is not None:
-            say(f"{spec.name}: done before (validation {row['val_nme_refined']:.3f}%)")
+            say(f"{spec.name}: done before (blend {row['blend']})")
             return net.eval(), row
         say(f"{spec.name}: resuming at step {step} of {cfg.steps}")
 
@@ -205,11 +228,9 @@ def _train_part(cfg, spec: PartSpec, scheme, data: _Data, out: Path, say):
         step += 1
         elapsed = time.monotonic() - start
         if step % cfg.eval_every == 0 or step == cfg.steps:
+            v = data.val[0]
             alone = _nme(
-                _refine_val(spec, net, scheme, data, data.val_points, 1.0),
-                data.val_truth,
-                scheme,
-                instances,
+                _refine_val(spec, net, scheme, v, v.points, 1.0), v.truth, scheme, instances
             )
             net.train()
             _append_csv(log_file, {"step": step, "loss": f"{loss.item():.5f}",
@@ -220,19 +241,22 @@ def _train_part(cfg, spec: PartSpec, scheme, data: _Data, out: Path, say):
             save()
             last_save = time.monotonic()
     net.eval()
-    base = _nme(data.val_points, data.val_truth, scheme, instances)
-    scores = {
-        b: _nme(_refine_val(spec, net, scheme, data, data.val_points, b), data.val_truth,
-                scheme, instances)
-        for b in cfg.blends
-    }  # fmt: skip
-    blend = min(scores, key=scores.get)
-    row = {"blend": blend, "val_nme_base": base, "val_nme_refined": scores[blend],
-           "by_blend": {str(k): v for k, v in scores.items()}, "steps": step,
-           "minutes": elapsed / 60}  # fmt: skip
+    by_set = {
+        v.label: {
+            str(b): _nme(_refine_val(spec, net, scheme, v, v.points, b), v.truth, scheme, instances)
+            for b in cfg.blends
+        }
+        for v in data.val
+    }
+    first = by_set[data.val[0].label]
+    best = min(cfg.blends, key=lambda b: first[str(b)])
+    blend = float(best)
+    row = {"blend": blend, "by_set": by_set, "steps": step, "minutes": elapsed / 60}
     save(row)
-    say(f"{spec.name}: validation NME of the part {base:.3f}% -> {scores[blend]:.3f}% "
-        f"(blend {blend}), {elapsed / 60:.1f} minutes")  # fmt: skip
+    shown = ", ".join(f"{v} {by_set[v][str(cfg.blends[0])]:.3f}% -> {by_set[v][str(best)]:.3f}%"
+                      for v in by_set)  # fmt: skip
+    say(f"{spec.name}: blend {blend}; validation NME of the part: {shown}; "
+        f"{elapsed / 60:.1f} minutes")  # fmt: skip
     return net, row
 
 
@@ -266,7 +290,7 @@ def _batch(cfg, spec: PartSpec, scheme, instances, data: _Data, rng):
     return torch.from_numpy(normalise_patches(x)), torch.from_numpy(y)
 
 
-def _refine_val(spec, net, scheme, data: _Data, points, blend: float):
+def _refine_val(spec, net, scheme, v: _ValSet, points, blend: float):
     """`points` (N, K, 2) of the validation faces with this part moved by `net` (blend share)."""
     instances = part_instances(spec, scheme)
     new = np.array(points, np.float64, copy=True)
@@ -276,7 +300,7 @@ def _refine_val(spec, net, scheme, data: _Data, points, blend: float):
         for idx, mirror in instances:
             m = part_matrices(points, idx, mirror, spec, scheme)
             x = np.concatenate([cut_patches(g, m[i : i + 1], spec.size)
-                                for i, g in enumerate(data.val_images)])  # fmt: skip
+                                for i, g in enumerate(v.images)])  # fmt: skip
             y = net(torch.from_numpy(x)).numpy().astype(np.float64) * spec.size
             total[:, idx] += _back(m, y)
             count[idx] += 1
@@ -285,12 +309,12 @@ def _refine_val(spec, net, scheme, data: _Data, points, blend: float):
     return new
 
 
-def _base_points(cfg: PartsConfig, val, scheme) -> np.ndarray:
+def _base_points(base: str, val, scheme) -> np.ndarray:
     """The base model's points on the validation faces (their given boxes), in `scheme`."""
     from ..inference.landmarker import FaceLandmarker
     from ..io import load_image
 
-    lm = FaceLandmarker(cfg.base, scheme=scheme.name, parts=False)
+    lm = FaceLandmarker(base, scheme=scheme.name, parts=False)
     return np.array(
         [lm.landmarks(load_image(p), val.boxes[i : i + 1])[0] for i, p in enumerate(val.images)],
         np.float64,
