@@ -450,15 +450,13 @@ class FaceLandmarker:
 
     def _load_parts(self, parts: bool | str | None):
         """The part refiner for `parts` (see the class), or None."""
+        if parts is False or (parts is None and self.name not in PARTS_BY_DEFAULT):
+            return None
         from ..models.pretrained import WEIGHTS_DIR
         from .parts import PartRefiner
 
-        if parts is False:
-            return None
         if parts is None or parts is True:
             name = PART_REFINERS.get(self.name)
-            if parts is None and self.name not in PARTS_BY_DEFAULT:
-                return None
             if name is None or not (WEIGHTS_DIR / f"{name}.safetensors").is_file():
                 if parts is True:
                     raise ConfigError(f"model {self.name} has no shipped part refiners")

@@ -23,6 +23,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..schemes import Scheme, get_scheme
+from .detectors.base import torch_threads
 
 __all__ = [
     "PartSpec",
@@ -243,7 +244,8 @@ class PartRefiner:
         good = pts[ok].astype(np.float64)
         new = good.copy()
         n = len(good)
-        with _torch_threads(self.threads if self.backend == "torch" else None):
+        torch_n = self.threads if self.backend == "torch" and self.threads else 0
+        with torch_threads(torch_n):  # ONNX Runtime has its threads in its session
             for (spec, _), run, instances in zip(
                 self.parts, self._runs, self._instances, strict=True
             ):
@@ -313,20 +315,3 @@ def _back(m: np.ndarray, y: np.ndarray) -> np.ndarray:
     n = len(m)
     inv = np.linalg.inv(np.concatenate([m, np.tile([[[0.0, 0.0, 1.0]]], (n, 1, 1))], 1))
     return np.einsum("nij,nkj->nki", inv[:, :2, :2], y) + inv[:, None, :2, 2]
-
-
-class _torch_threads:
-    def __init__(self, n: int | None):
-        self.n, self.old = n, None
-
-    def __enter__(self):
-        if self.n is not None:
-            self.old = torch.get_num_threads()
-            if self.old != self.n:
-                torch.set_num_threads(self.n)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None and self.old != self.n:
-            torch.set_num_threads(self.old)
-        return False
