@@ -148,8 +148,10 @@ def save_part_nets(
     path: str | Path, scheme: str, parts: list[tuple[PartSpec, torch.nn.Module]], meta: dict
 ) -> None:
     """One safetensors file holding every part's network (its tensors under "NAME."), its spec
-    and model config, written to a temporary file first."""
-    from safetensors.torch import save_file
+    and model config, written whole or not at all."""
+    from safetensors.torch import save
+
+    from ..io import atomic_write_bytes
 
     tensors, specs = {}, []
     for spec, net in parts:
@@ -157,10 +159,7 @@ def save_part_nets(
             tensors[f"{spec.name}.{k}"] = v.detach().cpu().contiguous()
         specs.append({**spec.to_dict(), "model": net.config})
     info = {"scheme": scheme, "parts": specs, **meta}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"part_refiners": json.dumps(info)})
-    tmp.replace(path)
+    atomic_write_bytes(path, save(tensors, metadata={"part_refiners": json.dumps(info)}))
 
 
 def load_part_nets(source: str | Path) -> tuple[dict, list[tuple[PartSpec, torch.nn.Module]]]:
@@ -252,22 +251,34 @@ class PartRefiner:
                 mats = [part_matrices(good, idx, mir, spec, self.scheme) for idx, mir in instances]
                 x = cut_patches(grey, np.concatenate(mats), spec.size)
                 y = run(x).astype(np.float64) * spec.size
-                # each reading answers for its own indices: the two eyes of a pair, or the
-                # same nose twice (as it is and mirrored), averaged
-                total = np.zeros_like(good)
-                count = np.zeros(good.shape[1])
-                for j, (idx, _) in enumerate(instances):
-                    total[:, idx] += _back(mats[j], y[j * n : (j + 1) * n])
-                    count[idx] += 1
-                done = count > 0
-                seen = total[:, done] / count[done, None]
-                new[:, done] = (1 - spec.blend) * good[:, done] + spec.blend * seen
+                readings = [
+                    (idx, _back(mats[j], y[j * n : (j + 1) * n]))
+                    for j, (idx, _) in enumerate(instances)
+                ]
+                blend_readings(new, good, readings, spec.blend)
         out[ok] = new.astype(np.float32)
         return out
 
     def __repr__(self) -> str:
         names = ", ".join(s.name for s, _ in self.parts)
         return f"PartRefiner({self.scheme.name}: {names})"
+
+
+def blend_readings(
+    out: np.ndarray, points: np.ndarray, readings: list[tuple[np.ndarray, np.ndarray]], blend: float
+) -> None:
+    """Set the read points of `out` (N, K, 2) to `points` moved a `blend` share towards the
+    readings: (indices, image points (N, k, 2)) per reading of a part. Each reading answers for
+    its own indices (the two eyes of a pair), and points read twice (the mouth as it is and
+    mirrored) take the mean of the two."""
+    total = np.zeros_like(points)
+    count = np.zeros(points.shape[1])
+    for idx, back in readings:
+        total[:, idx] += back
+        count[idx] += 1
+    done = count > 0
+    seen = total[:, done] / count[done, None]
+    out[:, done] = (1 - blend) * points[:, done] + blend * seen
 
 
 def _torch_run(net: torch.nn.Module):

@@ -25,6 +25,7 @@ from ..errors import ConfigError
 from ..inference.parts import (
     PartSpec,
     _back,
+    blend_readings,
     cut_patches,
     normalise_patches,
     part_instances,
@@ -32,6 +33,7 @@ from ..inference.parts import (
     save_part_nets,
     to_grey,
 )
+from ..io import atomic_write_bytes
 from ..schemes import get_scheme
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -87,7 +89,7 @@ def train_parts(cfg: PartsConfig, out: str | Path, say=print) -> dict[str, Any]:
 
     if saved.exists() and settings(json.loads(saved.read_text())) != settings(asdict(cfg)):
         raise ConfigError(f"{out} holds a run of other settings ({saved}); use another --out")
-    _write_atomic(saved, json.dumps(asdict(cfg), indent=2))
+    atomic_write_bytes(saved, json.dumps(asdict(cfg), indent=2).encode())
     torch.set_num_threads(cfg.threads)
     scheme = get_scheme(cfg.scheme)
     data = _Data(cfg, scheme, say)
@@ -117,7 +119,7 @@ def train_parts(cfg: PartsConfig, out: str | Path, say=print) -> dict[str, Any]:
         )
     meta = {"base": cfg.base, "recipe": asdict(cfg), "val": report}
     save_part_nets(out / "parts.safetensors", cfg.scheme, nets, meta)
-    _write_atomic(out / "report.json", json.dumps(report, indent=2))
+    atomic_write_bytes(out / "report.json", json.dumps(report, indent=2).encode())
     return report
 
 
@@ -293,19 +295,17 @@ def _batch(cfg, spec: PartSpec, scheme, instances, data: _Data, rng):
 def _refine_val(spec, net, scheme, v: _ValSet, points, blend: float):
     """`points` (N, K, 2) of the validation faces with this part moved by `net` (blend share)."""
     instances = part_instances(spec, scheme)
-    new = np.array(points, np.float64, copy=True)
-    total = np.zeros_like(new)
-    count = np.zeros(new.shape[1])
+    points = np.asarray(points, np.float64)
+    new = points.copy()
+    readings = []
     with torch.inference_mode():
         for idx, mirror in instances:
             m = part_matrices(points, idx, mirror, spec, scheme)
             x = np.concatenate([cut_patches(g, m[i : i + 1], spec.size)
                                 for i, g in enumerate(v.images)])  # fmt: skip
             y = net(torch.from_numpy(x)).numpy().astype(np.float64) * spec.size
-            total[:, idx] += _back(m, y)
-            count[idx] += 1
-    done = count > 0
-    new[:, done] = (1 - blend) * new[:, done] + blend * total[:, done] / count[done, None]
+            readings.append((idx, _back(m, y)))
+    blend_readings(new, points, readings, blend)
     return new
 
 
@@ -323,11 +323,11 @@ def _base_points(base: str, val, scheme) -> np.ndarray:
 
 def _nme(pred, truth, scheme, instances=None) -> float:
     """Mean NME (%) by the scheme's normalising pair, over all points or a part's."""
-    a, b = scheme.norm_pair
-    norm = np.linalg.norm(truth[:, list(b)].mean(1) - truth[:, list(a)].mean(1), axis=1)
+    from ..evaluation.metrics import normalising_distance, point_errors
+
     idx = slice(None) if instances is None else np.concatenate([i for i, _ in instances])
-    err = np.linalg.norm(pred[:, idx] - truth[:, idx], axis=2).mean(1)
-    return float((err / norm).mean() * 100)
+    err = point_errors(pred[:, idx], truth[:, idx]).mean(1)
+    return float((err / normalising_distance(truth, scheme)).mean() * 100)
 
 
 def _grey(path) -> np.ndarray:
@@ -351,9 +351,3 @@ def _append_csv(path: Path, row: dict) -> None:
         if new:
             w.writeheader()
         w.writerow(row)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
