@@ -36,6 +36,9 @@ test_lane() {  # test faces: report only
     done
     $F bench dense98 --whole-photos $W300 --peers none --precision int8 --no-progress -o "$OUT/i300w" > "$OUT/i300w.txt" 2>&1
     $F bench dense98 --whole-photos $WFLW --peers none --precision int8 --no-progress -o "$OUT/iwflw" > "$OUT/iwflw.txt" 2>&1
+    # the part refiners (dense98-parts) on dense98's 68 points, alone and with tta
+    $F bench dense98 --whole-photos $W300 --peers none --parts --no-progress -o "$OUT/p300w" > "$OUT/p300w.txt" 2>&1
+    $F bench dense98 --whole-photos $W300 --peers none --parts --tta --no-progress -o "$OUT/pt300w" > "$OUT/pt300w.txt" 2>&1
     $F bench --data-root ../shared/data/cuhk5 --no-progress --out runs/bench > "$OUT/bench.txt" 2>&1
 }
 
@@ -46,6 +49,8 @@ test_lane() {  # test faces: report only
 validation_lane() {  # validation faces: what choices are made on
     $P benchmarks/validation_whole.py $PREV dense98 --mirror --compare ibug68 --sets "$SETS68" > "$OUT/val68.txt" 2>&1
     $P benchmarks/validation_whole.py $PREV dense98 --mirror --compare cuhk5 --sets CUHK > "$OUT/val5.txt" 2>&1
+    $P benchmarks/validation_whole.py $PREV dense98 --mirror --compare ibug68 --scheme ibug68 --sets "$SETS68" > "$OUT/val68block.txt" 2>&1
+    $P benchmarks/validation_whole.py dense98 --mirror --compare ibug68 --scheme ibug68 --parts --sets "$SETS68" > "$OUT/valparts.txt" 2>&1
     $P benchmarks/validation_whole.py dense98 facepoints/weights/dense98.int8.onnx --mirror --compare ibug68 --sets "300-W,WFLW tune all,300-W turned" > "$OUT/int8val.txt" 2>&1
     $P benchmarks/validation_whole.py dense98 --mirror --tta --compare ibug68 --sets "$SETS68" > "$OUT/valtta.txt" 2>&1
     $P benchmarks/validation_whole.py dense98 --mirror --tta --compare cuhk5 --sets CUHK > "$OUT/valtta5.txt" 2>&1
