@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CheckpointError, ConfigError
 
-__all__ = ["OnnxRunner", "cached_onnx_path"]
+__all__ = ["OnnxRunner", "cached_onnx_path", "cpu_session_options"]
 
 _EXPORT_VERSION = 4  # bump when export_onnx changes what it writes (2: confidence; 3: lean
 # decode; 4: the confidence head folded)
@@ -35,16 +35,7 @@ class OnnxRunner:
         import onnxruntime as ort
 
         path = _onnx_file(source)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.inter_op_num_threads = 1
-        if threads is not None:
-            if int(threads) < 1:
-                raise ConfigError(f"threads must be >= 1, got {threads!r}")
-            opts.intra_op_num_threads = int(threads)
-        # idle worker threads spin by default; on shared CPUs that steals time from the rest
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = cpu_session_options(threads)
         try:
             self.session = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
@@ -163,6 +154,25 @@ class OnnxRunner:
             f"OnnxRunner({self.name!r}, input_size={self.input_size}, "
             f"in_channels={self.in_channels}, num_points={self.num_points})"
         )
+
+
+def cpu_session_options(threads: int | None = None):
+    """ONNX Runtime session options for one CPU session: sequential, every graph optimisation,
+    `threads` intra-op threads (None: ONNX Runtime's default, one per core), idle threads not
+    spinning."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.inter_op_num_threads = 1
+    if threads is not None:
+        if int(threads) < 1:
+            raise ConfigError(f"threads must be >= 1, got {threads!r}")
+        opts.intra_op_num_threads = int(threads)
+    # idle worker threads spin by default; on shared CPUs that steals time from the rest
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
 
 
 def cached_onnx_path(model: Any) -> Path:

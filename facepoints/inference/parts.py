@@ -296,6 +296,8 @@ def _onnx_run(net: torch.nn.Module, size: int, threads: int | None):
 
     import onnxruntime as ort
 
+    from .onnx_backend import cpu_session_options
+
     buf = io.BytesIO()
     with warnings.catch_warnings():  # the tracer's notes on the head's constants
         warnings.simplefilter("ignore")
@@ -308,12 +310,9 @@ def _onnx_run(net: torch.nn.Module, size: int, threads: int | None):
             dynamic_axes={"patches": {0: "n"}, "points": {0: "n"}},
             dynamo=False,
         )
-    opts = ort.SessionOptions()
-    opts.inter_op_num_threads = 1
-    if threads is not None:
-        opts.intra_op_num_threads = int(threads)
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        buf.getvalue(), cpu_session_options(threads), providers=["CPUExecutionProvider"]
+    )
 
     def run(x: np.ndarray) -> np.ndarray:
         return session.run(None, {"patches": x})[0]

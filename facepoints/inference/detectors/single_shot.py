@@ -264,18 +264,13 @@ class SingleShotDetector(FaceDetector):
         import onnxruntime as ort
 
         from ...data.paths import user_cache_dir
+        from ..onnx_backend import cpu_session_options
 
         path = user_cache_dir() / "onnx" / f"detector-{self.name}-{_weights_hash()}.onnx"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             self.export_onnx(path)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.inter_op_num_threads = 1
-        opts.intra_op_num_threads = self.threads
-        # idle worker threads spin by default; on shared CPUs that steals time from the rest
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = cpu_session_options(self.threads or None)  # 0: ONNX Runtime's default
         try:
             return ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
