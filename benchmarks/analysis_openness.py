@@ -500,16 +500,17 @@ def fit_eyes_cnn(model: str, epochs: int = CNN_EPOCHS, seeds: tuple[int, ...] = 
 
 def compare(human: np.ndarray, pred: np.ndarray, scheme, eyes_img: np.ndarray) -> dict:
     """Correlation and MAE of eye (each eye) and mouth openness, human vs predicted points, and
-    of eye openness from the points and eye patches."""
-    h2 = eye_openness(human, scheme)
-    eh, ep = h2.ravel(), eye_openness(pred, scheme).ravel()
+    of eye openness from the points and eye patches; and the human labels' left eye against
+    their right eye (r)."""
+    human_eyes = eye_openness(human, scheme)  # (N, 2)
+    eh, ep = human_eyes.ravel(), eye_openness(pred, scheme).ravel()
     ei = eyes_img.ravel()
     mh, mp = mouth_openness(human, scheme), mouth_openness(pred, scheme)
     return {
         "faces": len(human),
         # how well the labels' own two eyes agree (people seldom wink): where they agree
         # little, the labels' lids are uncertain, and no reading can follow them closely
-        "human_lr_r": float(np.corrcoef(h2[:, 0], h2[:, 1])[0, 1]),
+        "human_lr_r": float(np.corrcoef(human_eyes[:, 0], human_eyes[:, 1])[0, 1]),
         "eye_r": float(np.corrcoef(eh, ep)[0, 1]),
         "eye_mae": float(np.abs(eh - ep).mean()),
         "eye_img_r": float(np.corrcoef(eh, ei)[0, 1]),
